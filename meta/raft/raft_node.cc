@@ -1,0 +1,498 @@
+#include "meta/raft/raft_node.h"
+
+#include <filesystem>
+#include <future>
+#include <random>
+#include <sstream>
+
+#include "common/check.h"
+#include "common/logging.h"
+
+namespace dfs::raft {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kPeersMetaKey[] = "peers";
+
+std::string EncodePeers(const std::map<NodeId, std::string>& peers) {
+  std::string out;
+  for (const auto& [id, address] : peers) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(id) + "=" + address;
+  }
+  return out;
+}
+
+Status ErrorFromRaft(RaftError err, const std::string& leader_address) {
+  switch (err) {
+    case RaftError::kOk: return Status::Ok();
+    case RaftError::kNotLeader: return Status::NotLeader(leader_address);
+    case RaftError::kInvalidConfChange: return Status::InvalidArgument(RaftErrorName(err));
+    case RaftError::kProposalDropped:
+    case RaftError::kConfChangeInProgress:
+    case RaftError::kLearnerBehind: return Status::Unavailable(RaftErrorName(err));
+  }
+  return Status::Internal("unknown Raft error");
+}
+
+}  // namespace
+
+Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>& items) {
+  std::map<NodeId, std::string> peers;
+  for (const std::string& item : items) {
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == item.size()) {
+      return Status::InvalidArgument("peer '" + item + "' is not ID=HOST:PORT");
+    }
+    NodeId id = 0;
+    try {
+      size_t used = 0;
+      id = std::stoull(item.substr(0, eq), &used);
+      if (used != eq) throw std::invalid_argument("trailing characters");
+    } catch (const std::exception&) {
+      return Status::InvalidArgument("peer id in '" + item + "' is not a number");
+    }
+    if (id == kNone) return Status::InvalidArgument("peer id 0 is reserved");
+    if (!peers.emplace(id, item.substr(eq + 1)).second) {
+      return Status::InvalidArgument("peer id " + std::to_string(id) + " given twice");
+    }
+  }
+  return peers;
+}
+
+RaftNode::RaftNode(RaftNodeOptions options, StateMachine* sm)
+    : options_(std::move(options)),
+      sm_(sm),
+      transport_(TransportOptions{options_.id, options_.cluster_id,
+                                  options_.data_dir + "/incoming"},
+                 this) {}
+
+Result<std::unique_ptr<RaftNode>> RaftNode::Start(RaftNodeOptions options, StateMachine* sm) {
+  if (options.id == kNone) return Status::InvalidArgument("node id must be > 0");
+  if (options.data_dir.empty()) return Status::InvalidArgument("data dir is required");
+  std::unique_ptr<RaftNode> node(new RaftNode(std::move(options), sm));
+  RETURN_IF_ERROR(node->Init(), "while starting Raft node " << node->options_.id);
+  node->thread_ = std::thread([n = node.get()] { n->Run(); });
+  return node;
+}
+
+RaftNode::~RaftNode() { Stop(); }
+
+std::string RaftNode::SnapshotDir(uint64_t index) const {
+  return options_.data_dir + "/snapshots/snap-" + std::to_string(index);
+}
+
+Status RaftNode::Init() {
+  std::error_code ec;
+  fs::create_directories(options_.data_dir + "/snapshots", ec);
+  fs::remove_all(options_.data_dir + "/incoming", ec);
+  fs::create_directories(options_.data_dir + "/incoming", ec);
+  if (ec) return Status::IoError("cannot create " + options_.data_dir + ": " + ec.message());
+  ASSIGN_OR_RETURN(store_, RaftLogStore::Open(options_.data_dir + "/raft"));
+
+  if (store_->IsEmpty() && options_.peers.count(options_.id)) {
+    // A founding member of a new group.
+    std::vector<NodeId> voters;
+    for (const auto& [id, address] : options_.peers) voters.push_back(id);
+    RETURN_IF_ERROR(store_->Bootstrap(voters), "while bootstrapping");
+    DFS_LOG(INFO) << "bootstrapped a new Raft group of " << voters.size() << " members";
+  }
+  addresses_ = options_.peers;
+  if (auto saved = store_->GetMeta(kPeersMetaKey)) {
+    std::vector<std::string> items;
+    std::stringstream in(*saved);
+    for (std::string item; std::getline(in, item, ',');) items.push_back(item);
+    ASSIGN_OR_RETURN(auto peers, ParsePeers(items), "in the stored peer list");
+    for (auto& [id, address] : peers) addresses_[id] = address;
+  }
+  for (const auto& [id, address] : addresses_) transport_.SetPeer(id, address);
+
+  // The state machine must not be behind the log's snapshot: the entries
+  // before it are gone. Restore the local snapshot if it is.
+  SnapshotMeta snap = store_->GetSnapshot().meta;
+  if (sm_->AppliedIndex() < snap.index) {
+    DFS_LOG(WARN) << "state machine at " << sm_->AppliedIndex() << " is behind snapshot "
+                  << snap.index << "; restoring it";
+    RETURN_IF_ERROR(sm_->Restore(SnapshotDir(snap.index)), "while restoring the local snapshot");
+  }
+  if (sm_->AppliedIndex() > store_->LastIndex()) {
+    return Status::Corrupt("state machine applied " + std::to_string(sm_->AppliedIndex()) +
+                           " but the Raft log ends at " + std::to_string(store_->LastIndex()));
+  }
+
+  Config config;
+  config.id = options_.id;
+  config.heartbeat_tick = options_.heartbeat_ticks;
+  config.election_tick = options_.election_ticks;
+  config.max_learner_lag = options_.max_learner_lag;
+  config.seed = std::random_device()();
+  // The core replays from the snapshot so that it sees every membership
+  // change; ApplyEntries skips what the state machine already has.
+  config.applied = 0;
+  raft_ = std::make_unique<Raft>(config, store_.get());
+  status_.id = options_.id;
+  return Status::Ok();
+}
+
+void RaftNode::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  transport_.Stop();
+}
+
+void RaftNode::Post(std::function<void()> work) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    inbox_.push_back(std::move(work));
+  }
+  cv_.notify_one();
+}
+
+void RaftNode::Run() {
+  auto next_tick = std::chrono::steady_clock::now() + options_.tick;
+  while (true) {
+    std::vector<std::function<void()>> work;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_tick, [&] { return stopping_ || !inbox_.empty(); });
+      if (stopping_) break;
+      work.swap(inbox_);
+    }
+    // Everything that arrived while the last Ready was being fsynced is
+    // handled now and goes to disk together: group commit.
+    for (auto& w : work) w();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      raft_->Tick();
+      next_tick += options_.tick;
+      if (next_tick < now) next_tick = now + options_.tick;
+    }
+    while (raft_->HasReady()) HandleReady();
+    std::lock_guard lock(status_mu_);
+    status_.role = raft_->role();
+    status_.term = raft_->term();
+    status_.leader = raft_->leader();
+    auto it = addresses_.find(raft_->leader());
+    status_.leader_address = it == addresses_.end() ? "" : it->second;
+    status_.commit = raft_->log().committed();
+    status_.applied = sm_->AppliedIndex();
+    status_.first_index = store_->FirstIndex();
+    status_.last_index = raft_->log().LastIndex();
+    status_.conf_state = raft_->conf_state();
+  }
+  FailPending(Status::Unavailable("Raft node is shutting down"));
+}
+
+void RaftNode::HandleReady() {
+  Ready rd = raft_->GetReady();
+  if (!rd.snapshot.empty()) {
+    uint64_t index = rd.snapshot.meta.index;
+    auto it = incoming_snapshots_.find(index);
+    DFS_CHECK(it != incoming_snapshots_.end()) << "no received files for snapshot " << index;
+    Status s = sm_->Restore(it->second);
+    // The log is about to be replaced; a state machine we could not
+    // restore would silently diverge, so stop instead.
+    DFS_CHECK(s.ok()) << "cannot install snapshot " << index << ": " << s;
+    std::error_code ec;
+    fs::remove_all(SnapshotDir(index), ec);
+    fs::rename(it->second, SnapshotDir(index), ec);
+    incoming_snapshots_.erase(it);
+    std::lock_guard lock(status_mu_);
+    status_.snapshots_installed++;
+    DFS_LOG(INFO) << "installed snapshot at index " << index;
+  }
+  Status s = store_->Save(rd.snapshot.empty() ? nullptr : &rd.snapshot.meta, rd.entries,
+                          rd.hard_state, rd.must_sync);
+  // Continuing after a failed log write could acknowledge what is not on
+  // disk: crash, and let the restart recover from what is.
+  DFS_CHECK(s.ok()) << "cannot persist the Raft log: " << s;
+
+  std::vector<Message> messages;
+  messages.reserve(rd.messages.size());
+  for (Message& m : rd.messages) {
+    if (m.type == MessageType::kSnap) {
+      transport_.SendSnapshot(std::move(m), SnapshotDir(m.snapshot->meta.index));
+    } else {
+      messages.push_back(std::move(m));
+    }
+  }
+  transport_.Send(std::move(messages));
+
+  ApplyEntries(rd.committed_entries);
+  for (const ReadState& rs : rd.read_states) {
+    auto it = reads_.find(rs.context);
+    if (it == reads_.end()) continue;
+    ready_reads_.emplace_back(rs.index, std::move(it->second));
+    reads_.erase(it);
+  }
+  bool leader_changed = rd.soft_state.has_value();
+  raft_->Advance(rd);
+  if (leader_changed) {
+    // Reads waiting on the old leader's heartbeat quorum may never finish.
+    for (auto& [ctx, done] : reads_) done(NotLeaderStatus());
+    reads_.clear();
+  }
+  ServeReads();
+  MaybeSnapshot();
+}
+
+void RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  uint64_t applied = sm_->AppliedIndex();
+  std::vector<std::string> results;
+  if (entries.front().index > applied) {
+    results = sm_->Apply(entries);
+  } else if (entries.back().index > applied) {
+    std::vector<Entry> todo(entries.begin() + (applied + 1 - entries.front().index), entries.end());
+    results.assign(applied + 1 - entries.front().index, "");
+    auto rest = sm_->Apply(todo);
+    results.insert(results.end(), rest.begin(), rest.end());
+  } else {
+    results.assign(entries.size(), "");  // replayed after a restart
+  }
+  DFS_CHECK_EQ(results.size(), entries.size());
+  for (size_t i = 0; i < entries.size(); i++) {
+    const Entry& e = entries[i];
+    if (e.type == EntryType::kConfChange) {
+      auto cc = ConfChange::Decode(e.data);
+      DFS_CHECK(cc.has_value());
+      if (cc->type == ConfChangeType::kRemoveNode) {
+        addresses_.erase(cc->node);
+        if (cc->node != options_.id) transport_.RemovePeer(cc->node);
+      } else if (!cc->context.empty()) {
+        addresses_[cc->node] = cc->context;
+        transport_.SetPeer(cc->node, cc->context);
+      }
+      PersistPeers();
+    }
+    auto it = proposals_.find(e.index);
+    if (it == proposals_.end()) continue;
+    if (it->second.term == e.term) {
+      it->second.done(std::move(results[i]));
+    } else {
+      it->second.done(Status::Unavailable("the entry was replaced after a leader change"));
+    }
+    proposals_.erase(it);
+  }
+}
+
+void RaftNode::ServeReads() {
+  uint64_t applied = sm_->AppliedIndex();
+  auto end = std::stable_partition(ready_reads_.begin(), ready_reads_.end(),
+                                   [&](const auto& r) { return r.first > applied; });
+  std::vector<std::function<void(Status)>> done;
+  for (auto it = end; it != ready_reads_.end(); ++it) done.push_back(std::move(it->second));
+  ready_reads_.erase(end, ready_reads_.end());
+  for (auto& d : done) d(Status::Ok());
+}
+
+void RaftNode::MaybeSnapshot() {
+  uint64_t applied = sm_->AppliedIndex();
+  // Incoming snapshots overtaken by the log are no longer needed.
+  for (auto it = incoming_snapshots_.begin(); it != incoming_snapshots_.end();) {
+    if (it->first > raft_->log().applied()) break;
+    std::error_code ec;
+    fs::remove_all(it->second, ec);
+    it = incoming_snapshots_.erase(it);
+  }
+  // Only when the core's view of membership is at the same index as the
+  // state machine (not during replay after a restart).
+  if (raft_->log().applied() != applied) return;
+  if (applied < store_->FirstIndex() + options_.snapshot_entries) return;
+  if (applied > store_->LastIndex()) return;
+  std::string dir = SnapshotDir(applied);
+  std::error_code ec;
+  fs::remove_all(dir + ".tmp", ec);
+  Status s = sm_->Checkpoint(dir + ".tmp");
+  if (!s.ok()) {
+    DFS_LOG(WARN) << "cannot checkpoint the state machine: " << s;
+    return;
+  }
+  fs::remove_all(dir, ec);
+  fs::rename(dir + ".tmp", dir, ec);
+  if (ec) {
+    DFS_LOG(WARN) << "cannot move snapshot into place: " << ec.message();
+    return;
+  }
+  SnapshotMeta meta{applied, store_->Term(applied), raft_->conf_state()};
+  s = store_->Compact(meta);
+  DFS_CHECK(s.ok()) << "cannot compact the Raft log: " << s;
+  DFS_LOG(INFO) << "snapshot at index " << applied << "; log compacted";
+  // Keep the two newest: one may still be streaming to a follower.
+  std::vector<uint64_t> indexes;
+  for (const auto& f : fs::directory_iterator(options_.data_dir + "/snapshots", ec)) {
+    std::string name = f.path().filename().string();
+    if (name.rfind("snap-", 0) == 0 && name.find('.') == std::string::npos) {
+      indexes.push_back(std::stoull(name.substr(5)));
+    }
+  }
+  std::sort(indexes.begin(), indexes.end());
+  for (size_t i = 0; i + 2 < indexes.size(); i++) fs::remove_all(SnapshotDir(indexes[i]), ec);
+}
+
+void RaftNode::PersistPeers() {
+  Status s = store_->PutMeta(kPeersMetaKey, EncodePeers(addresses_));
+  if (!s.ok()) DFS_LOG(WARN) << "cannot save peer addresses: " << s;
+}
+
+Status RaftNode::NotLeaderStatus() const {
+  auto it = addresses_.find(raft_->leader());
+  return Status::NotLeader(it == addresses_.end() ? "" : it->second);
+}
+
+void RaftNode::FailPending(const Status& status) {
+  for (auto& [index, p] : proposals_) p.done(status);
+  proposals_.clear();
+  for (auto& [ctx, done] : reads_) done(status);
+  reads_.clear();
+  for (auto& [index, done] : ready_reads_) done(status);
+  ready_reads_.clear();
+}
+
+// ---------------------------------------------------------------- requests
+
+void RaftNode::Propose(std::string data, ProposeCallback done) {
+  Post([this, data = std::move(data), done = std::move(done)]() mutable {
+    RaftError err = raft_->Propose(std::move(data));
+    if (err != RaftError::kOk) {
+      done(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
+      return;
+    }
+    proposals_[raft_->log().LastIndex()] = PendingProposal{raft_->term(), std::move(done)};
+  });
+}
+
+namespace {
+
+// Waits for a callback that may come after the waiter gave up.
+template <class T>
+struct Waiter {
+  std::promise<T> promise;
+  std::atomic<bool> set{false};
+  void Set(T value) {
+    if (!set.exchange(true)) promise.set_value(std::move(value));
+  }
+};
+
+}  // namespace
+
+Result<std::string> RaftNode::ProposeAndWait(std::string data, std::chrono::milliseconds timeout) {
+  auto waiter = std::make_shared<Waiter<Result<std::string>>>();
+  auto future = waiter->promise.get_future();
+  Propose(std::move(data), [waiter](Result<std::string> r) { waiter->Set(std::move(r)); });
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    return Status::Timeout("proposal not applied within " + std::to_string(timeout.count()) + " ms");
+  }
+  return future.get();
+}
+
+void RaftNode::ReadBarrier(std::function<void(Status)> done) {
+  Post([this, done = std::move(done)]() mutable {
+    std::string ctx = std::to_string(next_read_id_++);
+    RaftError err = raft_->ReadIndex(ctx);
+    if (err != RaftError::kOk) {
+      done(NotLeaderStatus());
+      return;
+    }
+    reads_[ctx] = std::move(done);
+  });
+}
+
+Status RaftNode::ReadBarrierAndWait(std::chrono::milliseconds timeout) {
+  auto waiter = std::make_shared<Waiter<Status>>();
+  auto future = waiter->promise.get_future();
+  ReadBarrier([waiter](Status s) { waiter->Set(std::move(s)); });
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    return Status::Timeout("read barrier not reached within " + std::to_string(timeout.count()) +
+                           " ms");
+  }
+  return future.get();
+}
+
+Status RaftNode::ProposeConfChangeAndWait(const ConfChange& cc, std::chrono::milliseconds timeout) {
+  auto waiter = std::make_shared<Waiter<Status>>();
+  auto future = waiter->promise.get_future();
+  Post([this, cc, waiter] {
+    RaftError err = raft_->ProposeConfChange(cc);
+    if (err != RaftError::kOk) {
+      waiter->Set(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
+      return;
+    }
+    proposals_[raft_->log().LastIndex()] = PendingProposal{
+        raft_->term(), [waiter](Result<std::string> r) { waiter->Set(r.status()); }};
+  });
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    return Status::Timeout("membership change not applied in time");
+  }
+  return future.get();
+}
+
+Status RaftNode::AddLearner(NodeId id, const std::string& address,
+                            std::chrono::milliseconds timeout) {
+  if (address.empty()) return Status::InvalidArgument("a new member needs an address");
+  return ProposeConfChangeAndWait(ConfChange{ConfChangeType::kAddLearner, id, address}, timeout);
+}
+
+Status RaftNode::PromoteLearner(NodeId id, std::chrono::milliseconds timeout) {
+  return ProposeConfChangeAndWait(ConfChange{ConfChangeType::kAddVoter, id, ""}, timeout);
+}
+
+Status RaftNode::RemoveMember(NodeId id, std::chrono::milliseconds timeout) {
+  return ProposeConfChangeAndWait(ConfChange{ConfChangeType::kRemoveNode, id, ""}, timeout);
+}
+
+Status RaftNode::TransferLeadership(NodeId to) {
+  auto waiter = std::make_shared<Waiter<Status>>();
+  auto future = waiter->promise.get_future();
+  Post([this, to, waiter] {
+    RaftError err = raft_->TransferLeadership(to);
+    waiter->Set(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
+  });
+  if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    return Status::Timeout("leadership transfer not started");
+  }
+  return future.get();
+}
+
+RaftNodeStatus RaftNode::GetStatus() const {
+  std::lock_guard lock(status_mu_);
+  return status_;
+}
+
+// ------------------------------------------------------------- transport in
+
+void RaftNode::OnMessage(Message m) {
+  Post([this, m = std::move(m)] { raft_->Step(m); });
+}
+
+void RaftNode::OnSnapshot(Message m, std::string dir) {
+  Post([this, m = std::move(m), dir = std::move(dir)] {
+    uint64_t index = m.snapshot->meta.index;
+    auto old = incoming_snapshots_.find(index);
+    if (old != incoming_snapshots_.end()) {
+      std::error_code ec;
+      fs::remove_all(old->second, ec);
+    }
+    incoming_snapshots_[index] = dir;
+    raft_->Step(m);
+  });
+}
+
+void RaftNode::OnUnreachable(NodeId peer) {
+  Post([this, peer] { raft_->ReportUnreachable(peer); });
+}
+
+void RaftNode::OnSnapshotSent(NodeId peer, bool failed) {
+  Post([this, peer, failed] { raft_->ReportSnapshot(peer, failed); });
+}
+
+}  // namespace dfs::raft

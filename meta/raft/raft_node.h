@@ -1,0 +1,149 @@
+// RaftNode: the driver around the pure Raft core. It owns the thread that
+// ticks the clock, feeds messages in, persists each Ready to the
+// RaftLogStore (one atomic RocksDB write, fsynced, before any message that
+// depends on it leaves), hands messages to the transport, applies committed
+// entries to the StateMachine, serves ReadIndex reads, and takes local
+// snapshots (state machine checkpoints) to compact the log.
+//
+// Threading: every public method is thread-safe; the core and the state
+// machine's Apply run only on the driver thread. Callbacks run on the
+// driver thread and must not block.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/result.h"
+#include "common/status.h"
+#include "meta/raft/log_store.h"
+#include "meta/raft/raft.h"
+#include "meta/raft/state_machine.h"
+#include "meta/raft/transport.h"
+
+namespace dfs::raft {
+
+struct RaftNodeOptions {
+  NodeId id = kNone;
+  // The founding members (id -> address); used to bootstrap an empty store
+  // and as addresses for members not recorded in the store.
+  std::map<NodeId, std::string> peers;
+  std::string data_dir;  // holds raft/ (the log), snapshots/, incoming/
+  std::string cluster_id;
+  std::chrono::milliseconds tick{100};
+  int heartbeat_ticks = 1;  // heartbeat every 100 ms
+  int election_ticks = 5;   // election timeout randomized in [500, 1000) ms
+  // Take a local snapshot and compact the log after this many entries.
+  uint64_t snapshot_entries = 10000;
+  uint64_t max_learner_lag = 1000;
+};
+
+// A point-in-time view, for status pages and tests.
+struct RaftNodeStatus {
+  NodeId id = kNone;
+  StateRole role = StateRole::kFollower;
+  uint64_t term = 0;
+  NodeId leader = kNone;
+  std::string leader_address;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t first_index = 0;
+  uint64_t last_index = 0;
+  uint64_t snapshots_installed = 0;
+  ConfState conf_state;
+};
+
+class RaftNode : private TransportHandler {
+ public:
+  // Opens the store in options.data_dir (bootstrapping a new group from
+  // options.peers if it is empty), restores from the last snapshot and
+  // starts the driver thread. REQUIRES: sm outlives the node.
+  static Result<std::unique_ptr<RaftNode>> Start(RaftNodeOptions options, StateMachine* sm);
+  ~RaftNode() override;
+
+  // The gRPC service carrying Raft traffic: register it on the server.
+  grpc::Service* raft_service() { return transport_.service(); }
+
+  // Appends `data`; `done` gets the state machine's result once the entry
+  // is applied here, or NOT_LEADER (with the leader's address as message)
+  // or UNAVAILABLE (the entry was lost to a leader change; safe to retry
+  // with the same session sequence).
+  using ProposeCallback = std::function<void(Result<std::string>)>;
+  void Propose(std::string data, ProposeCallback done);
+  // Blocking form, bounded by `timeout` (TIMEOUT: outcome unknown).
+  Result<std::string> ProposeAndWait(std::string data, std::chrono::milliseconds timeout);
+
+  // Linearizable read barrier: `done` gets OK once the local state machine
+  // reflects every write acknowledged before the call; read it then.
+  void ReadBarrier(std::function<void(Status)> done);
+  Status ReadBarrierAndWait(std::chrono::milliseconds timeout);
+
+  // Membership, one server at a time; returns once applied.
+  Status AddLearner(NodeId id, const std::string& address, std::chrono::milliseconds timeout);
+  Status PromoteLearner(NodeId id, std::chrono::milliseconds timeout);
+  Status RemoveMember(NodeId id, std::chrono::milliseconds timeout);
+  Status TransferLeadership(NodeId to);
+
+  RaftNodeStatus GetStatus() const;
+  void Stop();
+
+ private:
+  explicit RaftNode(RaftNodeOptions options, StateMachine* sm);
+  Status Init();
+  void Run();
+  void Post(std::function<void()> work);
+  void HandleReady();
+  void ApplyEntries(const std::vector<Entry>& entries);
+  void ServeReads();
+  void MaybeSnapshot();
+  void FailPending(const Status& status);
+  Status ProposeConfChangeAndWait(const ConfChange& cc, std::chrono::milliseconds timeout);
+  void PersistPeers();
+  std::string SnapshotDir(uint64_t index) const;
+  Status NotLeaderStatus() const;
+
+  // TransportHandler, called from gRPC threads.
+  void OnMessage(Message m) override;
+  void OnSnapshot(Message m, std::string dir) override;
+  void OnUnreachable(NodeId peer) override;
+  void OnSnapshotSent(NodeId peer, bool failed) override;
+
+  RaftNodeOptions options_;
+  StateMachine* sm_;
+  std::unique_ptr<RaftLogStore> store_;
+  std::unique_ptr<Raft> raft_;
+  RaftTransport transport_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::function<void()>> inbox_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // Driver-thread state.
+  struct PendingProposal {
+    uint64_t term;
+    ProposeCallback done;
+  };
+  std::map<uint64_t, PendingProposal> proposals_;  // by log index
+  uint64_t next_read_id_ = 1;
+  std::map<std::string, std::function<void(Status)>> reads_;  // by context
+  std::vector<std::pair<uint64_t, std::function<void(Status)>>> ready_reads_;
+  std::map<uint64_t, std::string> incoming_snapshots_;  // index -> dir
+  std::map<NodeId, std::string> addresses_;
+
+  mutable std::mutex status_mu_;
+  RaftNodeStatus status_;
+};
+
+// Parses "1=host:port,2=host:port" into a peer map.
+Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>& items);
+
+}  // namespace dfs::raft

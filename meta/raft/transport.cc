@@ -1,0 +1,443 @@
+#include "meta/raft/transport.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "common/logging.h"
+#include "proto/raft.grpc.pb.h"
+
+namespace dfs::raft {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void ToProto(const Message& m, pb::RaftMessage* out) {
+  out->set_type(static_cast<uint32_t>(m.type));
+  out->set_from(m.from);
+  out->set_to(m.to);
+  out->set_term(m.term);
+  out->set_log_term(m.log_term);
+  out->set_index(m.index);
+  out->set_commit(m.commit);
+  out->set_reject(m.reject);
+  out->set_reject_hint(m.reject_hint);
+  out->set_context(m.context);
+  for (const Entry& e : m.entries) {
+    pb::RaftEntry* pe = out->add_entries();
+    pe->set_term(e.term);
+    pe->set_index(e.index);
+    pe->set_type(static_cast<uint32_t>(e.type));
+    pe->set_data(e.data);
+  }
+  if (m.snapshot) {
+    pb::RaftSnapshotMeta* s = out->mutable_snapshot();
+    s->set_index(m.snapshot->meta.index);
+    s->set_term(m.snapshot->meta.term);
+    for (NodeId id : m.snapshot->meta.conf_state.voters) s->mutable_conf_state()->add_voters(id);
+    for (NodeId id : m.snapshot->meta.conf_state.learners) {
+      s->mutable_conf_state()->add_learners(id);
+    }
+  }
+}
+
+// Returns false for a message no honest peer sends.
+bool FromProto(pb::RaftMessage* in, Message* m) {
+  if (in->type() > static_cast<uint32_t>(MessageType::kProp)) return false;
+  m->type = static_cast<MessageType>(in->type());
+  m->from = in->from();
+  m->to = in->to();
+  m->term = in->term();
+  m->log_term = in->log_term();
+  m->index = in->index();
+  m->commit = in->commit();
+  m->reject = in->reject();
+  m->reject_hint = in->reject_hint();
+  m->context = std::move(*in->mutable_context());
+  m->entries.reserve(in->entries_size());
+  for (pb::RaftEntry& pe : *in->mutable_entries()) {
+    if (pe.type() > static_cast<uint32_t>(EntryType::kConfChange)) return false;
+    Entry e;
+    e.term = pe.term();
+    e.index = pe.index();
+    e.type = static_cast<EntryType>(pe.type());
+    e.data = std::move(*pe.mutable_data());
+    m->entries.push_back(std::move(e));
+  }
+  if (m->type == MessageType::kSnap) {
+    if (!in->has_snapshot()) return false;
+    auto snap = std::make_shared<Snapshot>();
+    snap->meta.index = in->snapshot().index();
+    snap->meta.term = in->snapshot().term();
+    const auto& cs = in->snapshot().conf_state();
+    snap->meta.conf_state.voters.assign(cs.voters().begin(), cs.voters().end());
+    snap->meta.conf_state.learners.assign(cs.learners().begin(), cs.learners().end());
+    m->snapshot = std::move(snap);
+  }
+  return m->from != kNone;
+}
+
+// A file name inside a snapshot: no directories, no way out of the folder.
+bool SafeFileName(const std::string& name) {
+  return !name.empty() && name.size() < 256 && name.find('/') == std::string::npos &&
+         name != "." && name != "..";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- receiving
+
+class RaftTransport::Service final : public pb::RaftService::Service {
+ public:
+  Service(const TransportOptions& options, TransportHandler* handler)
+      : options_(options), handler_(handler) {}
+
+  grpc::Status Send(grpc::ServerContext*, grpc::ServerReader<pb::RaftBatch>* reader,
+                    pb::RaftAck*) override {
+    pb::RaftBatch batch;
+    while (reader->Read(&batch)) {
+      if (batch.header().cluster_id() != options_.cluster_id) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                            "cluster id mismatch: this is " + options_.cluster_id);
+      }
+      for (pb::RaftMessage& pm : *batch.mutable_messages()) {
+        Message m;
+        if (!FromProto(&pm, &m) || m.to != options_.self || m.type == MessageType::kSnap) {
+          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "malformed Raft message");
+        }
+        handler_->OnMessage(std::move(m));
+      }
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status InstallSnapshot(grpc::ServerContext*, grpc::ServerReader<pb::SnapshotPiece>* reader,
+                               pb::RaftAck*) override {
+    pb::SnapshotPiece piece;
+    Message m;
+    std::string dir;
+    std::ofstream out;
+    std::string current_file;
+    auto fail = [&](const std::string& why) {
+      if (!dir.empty()) fs::remove_all(dir);
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
+    };
+    bool first = true, complete = false;
+    while (reader->Read(&piece)) {
+      if (piece.header().cluster_id() != options_.cluster_id) return fail("cluster id mismatch");
+      if (first) {
+        first = false;
+        if (!FromProto(piece.mutable_message(), &m) || m.type != MessageType::kSnap ||
+            m.to != options_.self) {
+          return fail("first snapshot piece lacks the message");
+        }
+        static std::atomic<uint64_t> counter{0};
+        dir = options_.incoming_dir + "/snap-" + std::to_string(m.snapshot->meta.index) + "-" +
+              std::to_string(counter++);
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+        fs::create_directories(dir, ec);
+        if (ec) return fail("cannot create " + dir + ": " + ec.message());
+      }
+      if (!piece.file().empty()) {
+        if (!SafeFileName(piece.file())) return fail("bad file name in snapshot");
+        if (piece.file() != current_file) {
+          out.close();
+          current_file = piece.file();
+          out.open(dir + "/" + current_file, std::ios::binary | std::ios::trunc);
+          if (!out) return fail("cannot write " + current_file);
+        }
+        out.seekp(static_cast<std::streamoff>(piece.offset()));
+        out.write(piece.data().data(), static_cast<std::streamsize>(piece.data().size()));
+        if (!out) return fail("write failed in " + current_file);
+      }
+      if (piece.last()) {
+        complete = true;
+        break;
+      }
+    }
+    out.close();
+    if (!complete) return fail("snapshot stream ended early");
+    DFS_LOG(INFO) << "received snapshot at index " << m.snapshot->meta.index << " from node "
+                  << m.from;
+    handler_->OnSnapshot(std::move(m), dir);
+    return grpc::Status::OK;
+  }
+
+ private:
+  const TransportOptions& options_;
+  TransportHandler* handler_;
+};
+
+// ------------------------------------------------------------------ sending
+
+class RaftTransport::Peer {
+ public:
+  Peer(NodeId id, std::string address, const TransportOptions& options,
+       TransportHandler* handler)
+      : id_(id), options_(options), handler_(handler) {
+    SetAddress(std::move(address));
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~Peer() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+      if (context_) context_->TryCancel();
+    }
+    cv_.notify_all();
+    thread_.join();
+    for (auto& t : snapshot_threads_) t.join();
+  }
+
+  void SetAddress(std::string address) {
+    std::lock_guard lock(mu_);
+    if (address == address_) return;
+    address_ = std::move(address);
+    grpc::ChannelArguments args;
+    args.SetMaxSendMessageSize(64 << 20);
+    args.SetMaxReceiveMessageSize(64 << 20);
+    // Reconnect quickly after a peer restarts: failover is measured in
+    // hundreds of milliseconds.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    stub_ = pb::RaftService::NewStub(channel_);
+    if (context_) context_->TryCancel();  // reconnect to the new address
+  }
+
+  const std::string& address() const { return address_; }
+
+  void Enqueue(Message m) {
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.size() >= options_.max_queued_per_peer) {
+        // Raft tolerates loss; an unbounded queue to a dead peer would not.
+        queue_.pop_front();
+      }
+      queue_.push_back(std::move(m));
+    }
+    cv_.notify_one();
+  }
+
+  void SendSnapshot(Message m, std::string dir) {
+    std::lock_guard lock(mu_);
+    snapshot_threads_.emplace_back([this, m = std::move(m), dir = std::move(dir)] {
+      bool ok = StreamSnapshot(m, dir);
+      handler_->OnSnapshotSent(id_, !ok);
+    });
+  }
+
+ private:
+  void Run() {
+    std::unique_ptr<grpc::ClientWriter<pb::RaftBatch>> writer;
+    pb::RaftAck ack;
+    auto backoff = std::chrono::milliseconds(20);
+    while (true) {
+      std::deque<Message> batch;
+      std::shared_ptr<pb::RaftService::Stub> stub;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (stopping_) break;
+        batch.swap(queue_);
+        stub = stub_;
+        if (!writer) {
+          context_ = std::make_unique<grpc::ClientContext>();
+          writer = stub->Send(context_.get(), &ack);
+        }
+      }
+      pb::RaftBatch out;
+      out.mutable_header()->set_cluster_id(options_.cluster_id);
+      size_t bytes = 0;
+      bool ok = true;
+      for (Message& m : batch) {
+        ToProto(m, out.add_messages());
+        for (const Entry& e : m.entries) bytes += e.data.size();
+        if (bytes >= options_.max_batch_bytes) {
+          ok = ok && writer->Write(out);
+          out.clear_messages();
+          bytes = 0;
+        }
+      }
+      if (ok && out.messages_size() > 0) ok = writer->Write(out);
+      if (ok) {
+        backoff = std::chrono::milliseconds(20);
+        continue;
+      }
+      // The stream broke: the peer is down or restarting. Drop this batch
+      // (Raft retransmits), tell Raft, and reconnect after a pause.
+      writer->Finish().error_code();
+      writer.reset();
+      handler_->OnUnreachable(id_);
+      std::unique_lock lock(mu_);
+      context_.reset();
+      cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+      queue_.clear();
+    }
+    if (writer) {
+      writer->WritesDone();
+      writer->Finish().error_code();
+    }
+  }
+
+  bool StreamSnapshot(const Message& m, const std::string& dir) {
+    std::shared_ptr<pb::RaftService::Stub> stub;
+    {
+      std::lock_guard lock(mu_);
+      stub = stub_;
+    }
+    grpc::ClientContext ctx;
+    pb::RaftAck ack;
+    auto writer = stub->InstallSnapshot(&ctx, &ack);
+    pb::SnapshotPiece piece;
+    piece.mutable_header()->set_cluster_id(options_.cluster_id);
+    ToProto(m, piece.mutable_message());
+    std::error_code ec;
+    std::vector<std::string> files;
+    for (const auto& f : fs::directory_iterator(dir, ec)) {
+      if (f.is_regular_file()) files.push_back(f.path().filename().string());
+    }
+    if (ec) {
+      DFS_LOG(WARN) << "cannot list snapshot " << dir << ": " << ec.message();
+      return false;
+    }
+    std::vector<char> buf(options_.snapshot_piece_bytes);
+    for (const std::string& name : files) {
+      std::ifstream in(dir + "/" + name, std::ios::binary);
+      uint64_t offset = 0;
+      bool wrote_any = false;
+      while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        std::streamsize n = in.gcount();
+        if (n <= 0 && wrote_any) break;
+        piece.set_file(name);
+        piece.set_offset(offset);
+        piece.set_data(buf.data(), static_cast<size_t>(std::max<std::streamsize>(n, 0)));
+        if (!writer->Write(piece)) return false;
+        piece.clear_message();
+        offset += static_cast<uint64_t>(std::max<std::streamsize>(n, 0));
+        wrote_any = true;
+        if (n <= 0) break;
+      }
+    }
+    piece.clear_file();
+    piece.clear_data();
+    piece.set_last(true);
+    if (!writer->Write(piece)) return false;
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!status.ok()) {
+      DFS_LOG(WARN) << "snapshot to node " << id_ << " failed: " << status.error_message();
+    }
+    return status.ok();
+  }
+
+  const NodeId id_;
+  const TransportOptions& options_;
+  TransportHandler* handler_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::string address_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::shared_ptr<pb::RaftService::Stub> stub_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::deque<Message> queue_;
+  std::vector<std::thread> snapshot_threads_;
+  std::thread thread_;
+};
+
+// ---------------------------------------------------------------- transport
+
+void ConfigureRaftServer(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder->SetMaxReceiveMessageSize(64 << 20);
+  builder->SetMaxSendMessageSize(64 << 20);
+}
+
+RaftTransport::RaftTransport(TransportOptions options, TransportHandler* handler)
+    : options_(std::move(options)),
+      handler_(handler),
+      service_(std::make_unique<Service>(options_, handler)) {}
+
+RaftTransport::~RaftTransport() { Stop(); }
+
+grpc::Service* RaftTransport::service() { return service_.get(); }
+
+void RaftTransport::SetPeer(NodeId id, const std::string& address) {
+  if (id == options_.self) return;
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(id);
+  if (it != peers_.end()) {
+    it->second->SetAddress(address);
+    return;
+  }
+  peers_.emplace(id, std::make_unique<Peer>(id, address, options_, handler_));
+}
+
+void RaftTransport::RemovePeer(NodeId id) {
+  std::unique_ptr<Peer> peer;
+  {
+    std::lock_guard lock(mu_);
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    peer = std::move(it->second);
+    peers_.erase(it);
+  }
+  // Joins the peer's threads outside the lock.
+}
+
+std::map<NodeId, std::string> RaftTransport::Peers() const {
+  std::lock_guard lock(mu_);
+  std::map<NodeId, std::string> out;
+  for (const auto& [id, peer] : peers_) out[id] = peer->address();
+  return out;
+}
+
+void RaftTransport::Send(std::vector<Message> messages) {
+  std::lock_guard lock(mu_);
+  for (Message& m : messages) {
+    auto it = peers_.find(m.to);
+    if (it == peers_.end()) {
+      DFS_LOG(DEBUG) << "no address for node " << m.to << "; dropping "
+                     << MessageTypeName(m.type);
+      continue;
+    }
+    it->second->Enqueue(std::move(m));
+  }
+}
+
+void RaftTransport::SendSnapshot(Message m, std::string dir) {
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(m.to);
+  if (it == peers_.end()) return;
+  it->second->SendSnapshot(std::move(m), std::move(dir));
+}
+
+void RaftTransport::Stop() {
+  std::map<NodeId, std::unique_ptr<Peer>> peers;
+  {
+    std::lock_guard lock(mu_);
+    peers.swap(peers_);
+  }
+  peers.clear();
+}
+
+}  // namespace dfs::raft

@@ -1,0 +1,42 @@
+// Real processes for integration tests: start a binary with arguments and
+// its output in a log file, signal it (kill -9, SIGSTOP), wait for it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace dfs::testing {
+
+// A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+int FreePort();
+
+// The directory holding the project's binaries (build/bin), found next to
+// the running test binary.
+std::string BinDir();
+
+class Process {
+ public:
+  Process() = default;
+  ~Process();  // kills the process if it still runs
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Starts `argv[0]` (a path) with stdout and stderr appended to log_path.
+  // Returns false if fork or exec failed.
+  bool Start(const std::vector<std::string>& argv, const std::string& log_path);
+  // Sends a signal; SIGKILL is kill -9.
+  void Signal(int sig);
+  // Waits for exit; returns the wait status.
+  int Wait();
+  // SIGKILL and wait.
+  void Kill();
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+}  // namespace dfs::testing
