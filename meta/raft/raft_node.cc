@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <future>
 #include <random>
+#include <span>
 #include <sstream>
 
 #include "common/check.h"
@@ -173,6 +174,7 @@ void RaftNode::Run() {
     auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
       raft_->Tick();
+      ExpireRequests();
       next_tick += options_.tick;
       if (next_tick < now) next_tick = now + options_.tick;
     }
@@ -210,58 +212,96 @@ void RaftNode::HandleReady() {
     status_.snapshots_installed++;
     DFS_LOG(INFO) << "installed snapshot at index " << index;
   }
+  // A leader's appends and heartbeats depend only on its log, not on its
+  // own copy being on disk, so they leave before the fsync: the leader's
+  // and the followers' writes overlap. (Commit counts the leader's own
+  // entries only when a follower's ack is stepped, which happens after this
+  // Ready is persisted.) Everything else — votes, append acks — waits.
+  std::vector<Message> after_persist;
+  std::vector<Message> early;
+  bool leader = raft_->role() == StateRole::kLeader;
+  for (Message& m : rd.messages) {
+    bool independent = m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
+                       m.type == MessageType::kSnap || m.type == MessageType::kTimeoutNow ||
+                       m.type == MessageType::kReadIndexResp;
+    (leader && independent ? early : after_persist).push_back(std::move(m));
+  }
+  SendMessages(std::move(early));
+
+  // Committed entries already on disk are applied before the new entries'
+  // fsync, so answering a proposer never waits for the next batch's write.
+  size_t applied_early = 0;
+  if (rd.snapshot.empty()) {
+    uint64_t stable_end = store_->LastIndex();
+    if (!rd.entries.empty()) stable_end = std::min(stable_end, rd.entries.front().index - 1);
+    while (applied_early < rd.committed_entries.size() &&
+           rd.committed_entries[applied_early].index <= stable_end) {
+      applied_early++;
+    }
+    ApplyEntries(rd.committed_entries, 0, applied_early);
+  }
+
+  auto persist_start = std::chrono::steady_clock::now();
   Status s = store_->Save(rd.snapshot.empty() ? nullptr : &rd.snapshot.meta, rd.entries,
                           rd.hard_state, rd.must_sync);
+  {
+    std::lock_guard lock(status_mu_);
+    status_.readies++;
+    status_.fsyncs += rd.must_sync ? 1 : 0;
+    status_.entries_persisted += rd.entries.size();
+    status_.persist_micros += std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - persist_start)
+                                  .count();
+  }
   // Continuing after a failed log write could acknowledge what is not on
   // disk: crash, and let the restart recover from what is.
   DFS_CHECK(s.ok()) << "cannot persist the Raft log: " << s;
-
-  std::vector<Message> messages;
-  messages.reserve(rd.messages.size());
-  for (Message& m : rd.messages) {
-    if (m.type == MessageType::kSnap) {
-      transport_.SendSnapshot(std::move(m), SnapshotDir(m.snapshot->meta.index));
-    } else {
-      messages.push_back(std::move(m));
-    }
-  }
-  transport_.Send(std::move(messages));
-
-  ApplyEntries(rd.committed_entries);
+  SendMessages(std::move(after_persist));
+  ApplyEntries(rd.committed_entries, applied_early, rd.committed_entries.size());
   for (const ReadState& rs : rd.read_states) {
     auto it = reads_.find(rs.context);
     if (it == reads_.end()) continue;
-    ready_reads_.emplace_back(rs.index, std::move(it->second));
+    ready_reads_.emplace_back(rs.index, std::move(it->second.done));
     reads_.erase(it);
   }
   bool leader_changed = rd.soft_state.has_value();
   raft_->Advance(rd);
   if (leader_changed) {
     // Reads waiting on the old leader's heartbeat quorum may never finish.
-    for (auto& [ctx, done] : reads_) done(NotLeaderStatus());
+    for (auto& [ctx, read] : reads_) read.done(NotLeaderStatus());
     reads_.clear();
   }
   ServeReads();
   MaybeSnapshot();
 }
 
-void RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
-  if (entries.empty()) return;
-  uint64_t applied = sm_->AppliedIndex();
-  std::vector<std::string> results;
-  if (entries.front().index > applied) {
-    results = sm_->Apply(entries);
-  } else if (entries.back().index > applied) {
-    std::vector<Entry> todo(entries.begin() + (applied + 1 - entries.front().index), entries.end());
-    results.assign(applied + 1 - entries.front().index, "");
-    auto rest = sm_->Apply(todo);
-    results.insert(results.end(), rest.begin(), rest.end());
-  } else {
-    results.assign(entries.size(), "");  // replayed after a restart
+void RaftNode::SendMessages(std::vector<Message> messages) {
+  std::vector<Message> normal;
+  normal.reserve(messages.size());
+  for (Message& m : messages) {
+    if (m.type == MessageType::kSnap) {
+      transport_.SendSnapshot(std::move(m), SnapshotDir(m.snapshot->meta.index));
+    } else {
+      normal.push_back(std::move(m));
+    }
   }
-  DFS_CHECK_EQ(results.size(), entries.size());
-  for (size_t i = 0; i < entries.size(); i++) {
-    const Entry& e = entries[i];
+  if (!normal.empty()) transport_.Send(std::move(normal));
+}
+
+void RaftNode::ApplyEntries(const std::vector<Entry>& all, size_t from, size_t to) {
+  if (from >= to) return;
+  // Entries the state machine already has (replay after a restart) only
+  // update membership and answer proposers.
+  uint64_t applied = sm_->AppliedIndex();
+  size_t first_new = from;
+  while (first_new < to && all[first_new].index <= applied) first_new++;
+  std::vector<std::string> results;
+  if (first_new < to) {
+    results = sm_->Apply(std::span<const Entry>(all.data() + first_new, to - first_new));
+    DFS_CHECK_EQ(results.size(), to - first_new);
+  }
+  for (size_t i = from; i < to; i++) {
+    const Entry& e = all[i];
     if (e.type == EntryType::kConfChange) {
       auto cc = ConfChange::Decode(e.data);
       DFS_CHECK(cc.has_value());
@@ -277,7 +317,7 @@ void RaftNode::ApplyEntries(const std::vector<Entry>& entries) {
     auto it = proposals_.find(e.index);
     if (it == proposals_.end()) continue;
     if (it->second.term == e.term) {
-      it->second.done(std::move(results[i]));
+      it->second.done(i >= first_new ? std::move(results[i - first_new]) : std::string());
     } else {
       it->second.done(Status::Unavailable("the entry was replaced after a leader change"));
     }
@@ -349,10 +389,31 @@ Status RaftNode::NotLeaderStatus() const {
   return Status::NotLeader(it == addresses_.end() ? "" : it->second);
 }
 
+void RaftNode::ExpireRequests() {
+  auto now = std::chrono::steady_clock::now();
+  for (auto it = proposals_.begin(); it != proposals_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    it->second.done(Status::Timeout("proposal at index " + std::to_string(it->first) +
+                                    " not applied in time; it may still be"));
+    it = proposals_.erase(it);
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline > now) {
+      ++it;
+      continue;
+    }
+    it->second.done(Status::Timeout("read barrier not confirmed in time"));
+    it = reads_.erase(it);
+  }
+}
+
 void RaftNode::FailPending(const Status& status) {
   for (auto& [index, p] : proposals_) p.done(status);
   proposals_.clear();
-  for (auto& [ctx, done] : reads_) done(status);
+  for (auto& [ctx, read] : reads_) read.done(status);
   reads_.clear();
   for (auto& [index, done] : ready_reads_) done(status);
   ready_reads_.clear();
@@ -367,7 +428,8 @@ void RaftNode::Propose(std::string data, ProposeCallback done) {
       done(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
       return;
     }
-    proposals_[raft_->log().LastIndex()] = PendingProposal{raft_->term(), std::move(done)};
+    proposals_[raft_->log().LastIndex()] =
+        PendingProposal{raft_->term(), RequestDeadline(), std::move(done)};
   });
 }
 
@@ -403,7 +465,7 @@ void RaftNode::ReadBarrier(std::function<void(Status)> done) {
       done(NotLeaderStatus());
       return;
     }
-    reads_[ctx] = std::move(done);
+    reads_[ctx] = PendingRead{RequestDeadline(), std::move(done)};
   });
 }
 
@@ -427,8 +489,9 @@ Status RaftNode::ProposeConfChangeAndWait(const ConfChange& cc, std::chrono::mil
       waiter->Set(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
       return;
     }
-    proposals_[raft_->log().LastIndex()] = PendingProposal{
-        raft_->term(), [waiter](Result<std::string> r) { waiter->Set(r.status()); }};
+    proposals_[raft_->log().LastIndex()] =
+        PendingProposal{raft_->term(), RequestDeadline(),
+                        [waiter](Result<std::string> r) { waiter->Set(r.status()); }};
   });
   if (future.wait_for(timeout) != std::future_status::ready) {
     return Status::Timeout("membership change not applied in time");

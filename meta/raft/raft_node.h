@@ -43,6 +43,9 @@ struct RaftNodeOptions {
   // Take a local snapshot and compact the log after this many entries.
   uint64_t snapshot_entries = 10000;
   uint64_t max_learner_lag = 1000;
+  // A proposal or read not answered within this long fails with TIMEOUT
+  // (a proposal's outcome is then unknown: it may still be applied).
+  std::chrono::milliseconds request_timeout{10000};
 };
 
 // A point-in-time view, for status pages and tests.
@@ -58,6 +61,11 @@ struct RaftNodeStatus {
   uint64_t last_index = 0;
   uint64_t snapshots_installed = 0;
   ConfState conf_state;
+  // Counters since start: how well writes are grouped per fsync.
+  uint64_t readies = 0;
+  uint64_t fsyncs = 0;
+  uint64_t entries_persisted = 0;
+  uint64_t persist_micros = 0;  // time spent writing the log
 };
 
 class RaftNode : private TransportHandler {
@@ -100,7 +108,9 @@ class RaftNode : private TransportHandler {
   void Run();
   void Post(std::function<void()> work);
   void HandleReady();
-  void ApplyEntries(const std::vector<Entry>& entries);
+  // Applies all[from, to) to the state machine and answers their proposers.
+  void ApplyEntries(const std::vector<Entry>& all, size_t from, size_t to);
+  void SendMessages(std::vector<Message> messages);
   void ServeReads();
   void MaybeSnapshot();
   void FailPending(const Status& status);
@@ -128,13 +138,23 @@ class RaftNode : private TransportHandler {
   std::thread thread_;
 
   // Driver-thread state.
+  using Deadline = std::chrono::steady_clock::time_point;
   struct PendingProposal {
     uint64_t term;
+    Deadline deadline;
     ProposeCallback done;
   };
+  struct PendingRead {
+    Deadline deadline;
+    std::function<void(Status)> done;
+  };
+  void ExpireRequests();
+  Deadline RequestDeadline() const {
+    return std::chrono::steady_clock::now() + options_.request_timeout;
+  }
   std::map<uint64_t, PendingProposal> proposals_;  // by log index
   uint64_t next_read_id_ = 1;
-  std::map<std::string, std::function<void(Status)>> reads_;  // by context
+  std::map<std::string, PendingRead> reads_;  // by context
   std::vector<std::pair<uint64_t, std::function<void(Status)>>> ready_reads_;
   std::map<uint64_t, std::string> incoming_snapshots_;  // index -> dir
   std::map<NodeId, std::string> addresses_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,7 @@ class StateMachine {
   // only move the applied index. Returns one result per entry, handed to
   // the proposer. Called on the Raft driver thread.
   // REQUIRES: entries[0].index == AppliedIndex() + 1.
-  virtual std::vector<std::string> Apply(const std::vector<Entry>& entries) = 0;
+  virtual std::vector<std::string> Apply(std::span<const Entry> entries) = 0;
 
   // Writes a consistent copy of the whole state, as of AppliedIndex(), into
   // `dir` (which does not exist yet).

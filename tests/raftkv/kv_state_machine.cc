@@ -70,7 +70,7 @@ uint64_t KvStateMachine::AppliedIndex() const {
   return applied_;
 }
 
-std::vector<std::string> KvStateMachine::Apply(const std::vector<raft::Entry>& entries) {
+std::vector<std::string> KvStateMachine::Apply(std::span<const raft::Entry> entries) {
   std::shared_lock lock(mu_);
   rocksdb::WriteBatch batch;
   for (const raft::Entry& e : entries) {

@@ -27,7 +27,7 @@ class KvStateMachine : public raft::StateMachine {
   static std::string EncodePut(const std::string& key, const std::string& value);
 
   uint64_t AppliedIndex() const override;
-  std::vector<std::string> Apply(const std::vector<raft::Entry>& entries) override;
+  std::vector<std::string> Apply(std::span<const raft::Entry> entries) override;
   Status Checkpoint(const std::string& dir) override;
   Status Restore(const std::string& dir) override;
 

@@ -32,39 +32,47 @@ void SetError(const Status& s, const raft::RaftNode& node, pb::KvReply* reply) {
   }
 }
 
-class KvService final : public pb::RaftKv::Service {
+// Callback (reactor) API: a request holds no thread while Raft works on it;
+// the node's callback finishes it from the driver thread.
+class KvService final : public pb::RaftKv::CallbackService {
  public:
   KvService(raft::RaftNode* node, KvStateMachine* sm) : node_(node), sm_(sm) {}
 
-  grpc::Status Put(grpc::ServerContext*, const pb::KvPutRequest* req, pb::KvReply* reply) override {
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx, const pb::KvPutRequest* req,
+                                pb::KvReply* reply) override {
+    auto* reactor = ctx->DefaultReactor();
     if (req->key().find('\0') != std::string::npos || req->key().empty()) {
       SetError(Status::InvalidArgument("key must be non-empty and free of NUL"), *node_, reply);
-      return grpc::Status::OK;
+      reactor->Finish(grpc::Status::OK);
+      return reactor;
     }
-    auto r = node_->ProposeAndWait(KvStateMachine::EncodePut(req->key(), req->value()),
-                                   kRequestTimeout);
-    if (!r.ok()) SetError(r.status(), *node_, reply);
-    return grpc::Status::OK;
+    node_->Propose(KvStateMachine::EncodePut(req->key(), req->value()),
+                   [this, reactor, reply](Result<std::string> r) {
+                     if (!r.ok()) SetError(r.status(), *node_, reply);
+                     reactor->Finish(grpc::Status::OK);
+                   });
+    return reactor;
   }
 
-  grpc::Status Get(grpc::ServerContext*, const pb::KvGetRequest* req, pb::KvReply* reply) override {
-    dfs::Status s = node_->ReadBarrierAndWait(kRequestTimeout);
-    if (!s.ok()) {
-      SetError(s, *node_, reply);
-      return grpc::Status::OK;
-    }
-    auto value = sm_->Get(req->key());
-    if (!value.ok()) {
-      SetError(value.status(), *node_, reply);
-    } else if (value->has_value()) {
-      reply->set_found(true);
-      reply->set_value(**value);
-    }
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const pb::KvGetRequest* req,
+                                pb::KvReply* reply) override {
+    auto* reactor = ctx->DefaultReactor();
+    node_->ReadBarrier([this, reactor, req, reply](dfs::Status s) {
+      if (!s.ok()) {
+        SetError(s, *node_, reply);
+      } else if (auto value = sm_->Get(req->key()); !value.ok()) {
+        SetError(value.status(), *node_, reply);
+      } else if (value->has_value()) {
+        reply->set_found(true);
+        reply->set_value(**value);
+      }
+      reactor->Finish(grpc::Status::OK);
+    });
+    return reactor;
   }
 
-  grpc::Status Status(grpc::ServerContext*, const pb::KvStatusRequest*,
-                      pb::KvStatusReply* reply) override {
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const pb::KvStatusRequest*,
+                                   pb::KvStatusReply* reply) override {
     raft::RaftNodeStatus st = node_->GetStatus();
     reply->set_id(st.id);
     reply->set_role(raft::StateRoleName(st.role));
@@ -77,30 +85,47 @@ class KvService final : public pb::RaftKv::Service {
     reply->set_snapshots_installed(st.snapshots_installed);
     for (auto id : st.conf_state.voters) reply->add_voters(id);
     for (auto id : st.conf_state.learners) reply->add_learners(id);
-    return grpc::Status::OK;
+    reply->set_readies(st.readies);
+    reply->set_fsyncs(st.fsyncs);
+    reply->set_entries_persisted(st.entries_persisted);
+    reply->set_persist_micros(st.persist_micros);
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
 
-  grpc::Status AddLearner(grpc::ServerContext*, const pb::KvMemberRequest* req,
-                          pb::KvReply* reply) override {
-    return Done(node_->AddLearner(req->id(), req->address(), kRequestTimeout), reply);
+  // Membership calls wait for the change to apply: rare, so they get a
+  // thread of their own rather than holding one of gRPC's.
+  grpc::ServerUnaryReactor* AddLearner(grpc::CallbackServerContext* ctx,
+                                       const pb::KvMemberRequest* req, pb::KvReply* reply) override {
+    return Blocking(ctx, reply, [=, this] {
+      return node_->AddLearner(req->id(), req->address(), kRequestTimeout);
+    });
   }
-  grpc::Status Promote(grpc::ServerContext*, const pb::KvMemberRequest* req,
-                       pb::KvReply* reply) override {
-    return Done(node_->PromoteLearner(req->id(), kRequestTimeout), reply);
+  grpc::ServerUnaryReactor* Promote(grpc::CallbackServerContext* ctx,
+                                    const pb::KvMemberRequest* req, pb::KvReply* reply) override {
+    return Blocking(ctx, reply, [=, this] { return node_->PromoteLearner(req->id(), kRequestTimeout); });
   }
-  grpc::Status Remove(grpc::ServerContext*, const pb::KvMemberRequest* req,
-                      pb::KvReply* reply) override {
-    return Done(node_->RemoveMember(req->id(), kRequestTimeout), reply);
+  grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* ctx,
+                                   const pb::KvMemberRequest* req, pb::KvReply* reply) override {
+    return Blocking(ctx, reply, [=, this] { return node_->RemoveMember(req->id(), kRequestTimeout); });
   }
-  grpc::Status TransferLeader(grpc::ServerContext*, const pb::KvMemberRequest* req,
-                              pb::KvReply* reply) override {
-    return Done(node_->TransferLeadership(req->id()), reply);
+  grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* ctx,
+                                           const pb::KvMemberRequest* req,
+                                           pb::KvReply* reply) override {
+    return Blocking(ctx, reply, [=, this] { return node_->TransferLeadership(req->id()); });
   }
 
  private:
-  grpc::Status Done(const dfs::Status& s, pb::KvReply* reply) {
-    if (!s.ok()) SetError(s, *node_, reply);
-    return grpc::Status::OK;
+  template <class Fn>
+  grpc::ServerUnaryReactor* Blocking(grpc::CallbackServerContext* ctx, pb::KvReply* reply, Fn fn) {
+    auto* reactor = ctx->DefaultReactor();
+    std::thread([this, reactor, reply, fn] {
+      dfs::Status s = fn();
+      if (!s.ok()) SetError(s, *node_, reply);
+      reactor->Finish(grpc::Status::OK);
+    }).detach();
+    return reactor;
   }
 
   raft::RaftNode* node_;
