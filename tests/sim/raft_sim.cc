@@ -187,6 +187,9 @@ class World {
   // Checks.
   void CheckLeader(SimNode& n);
   void CheckLogMatching();
+  // Log matching, incrementally, at every write: an (index, term) pair
+  // names one entry on every node, and its predecessor is the same too.
+  void CheckAppendedEntries(const SimNode& n, const std::vector<Entry>& entries);
   void CheckLinearizable();
 
   // Faults.
@@ -218,6 +221,8 @@ class World {
   std::map<uint64_t, NodeId> leader_of_term_;
   std::map<uint64_t, Entry> committed_;      // every entry any node applied
   std::map<uint64_t, uint64_t> op_applied_at_;  // op id -> log index
+  // (index, term) -> (the entry's data, the term of the entry before it).
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<std::string, uint64_t>> entry_by_position_;
 
   std::vector<ClientOp> ops_;  // ops_[id - 1]
   std::map<int, uint64_t> client_current_op_;
@@ -341,6 +346,7 @@ void World::FinishReady(NodeId id, int incarnation, Ready rd) {
   SimNode& n = *nodes_.at(id);
   if (!n.alive || n.incarnation != incarnation) return;
   // 1. Persist.
+  CheckAppendedEntries(n, rd.entries);
   if (!rd.snapshot.empty()) n.storage.ApplySnapshot(rd.snapshot);
   n.storage.Append(rd.entries);
   if (rd.hard_state) n.storage.SetHardState(*rd.hard_state);
@@ -458,6 +464,23 @@ void World::CheckLeader(SimNode& n) {
       Fail("leader completeness: leader " + std::to_string(n.id) + " of term " +
            std::to_string(term) + " lacks committed entry " + std::to_string(c->first) +
            " (term " + std::to_string(c->second.term) + ")");
+      return;
+    }
+  }
+}
+
+void World::CheckAppendedEntries(const SimNode& n, const std::vector<Entry>& entries) {
+  const raft::RaftLog& log = n.raft->log();
+  for (const Entry& e : entries) {
+    uint64_t prev_term = log.Term(e.index - 1).value_or(0);
+    auto [it, inserted] =
+        entry_by_position_.emplace(std::make_pair(e.index, e.term), std::make_pair(e.data, prev_term));
+    if (inserted) continue;
+    if (it->second.first != e.data || (prev_term != 0 && it->second.second != 0 &&
+                                       it->second.second != prev_term)) {
+      Fail("log matching: node " + std::to_string(n.id) + " writes entry " +
+           std::to_string(e.index) + " of term " + std::to_string(e.term) +
+           " differing from another node's entry at the same index and term");
       return;
     }
   }
