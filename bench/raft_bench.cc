@@ -81,7 +81,8 @@ int Main(int argc, char** argv) {
     } else if (a == "--proposers") {
       opt.proposers.clear();
       std::stringstream in(v);
-      for (std::string item; std::getline(in, item, ',');) opt.proposers.push_back(std::stoi(item));
+      for (std::string item; std::getline(in, item, ',');)
+        opt.proposers.push_back(std::stoi(item));
     } else {
       std::fprintf(stderr,
                    "usage: raft-bench [--seconds S] [--proposers 1,16,64] [--value-bytes N] "
@@ -105,26 +106,26 @@ int Main(int argc, char** argv) {
   for (const auto& [id, address] : addresses) {
     servers.push_back(std::make_unique<testing::Process>());
     std::string data = opt.dir + "/node" + std::to_string(id);
-    if (!servers.back()->Start({testing::BinDir() + "/raft-kv-server", "--id", std::to_string(id),
-                                "--listen", address, "--peers", peers, "--data-dir", data,
-                                "--log-level", "warn"},
-                               data + ".log")) {
+    if (!servers.back()->Start(
+            {testing::BinDir() + "/raft-kv-server", "--id", std::to_string(id), "--listen", address,
+             "--peers", peers, "--data-dir", data, "--log-level", "warn"},
+            data + ".log")) {
       std::fprintf(stderr, "raft-bench: cannot start raft-kv-server\n");
       return 1;
     }
   }
   raftkv::KvClient probe(addresses);
   if (!probe.Put("warmup", "x").ok()) {
-    std::fprintf(stderr, "raft-bench: the cluster did not come up (logs in %s)\n",
-                 opt.dir.c_str());
+    std::fprintf(stderr, "raft-bench: the cluster did not come up (logs in %s)\n", opt.dir.c_str());
     return 1;
   }
   uint64_t leader = probe.leader_guess();
   auto channel = grpc::CreateChannel(addresses[leader], grpc::InsecureChannelCredentials());
 
-  std::printf("raft-bench: 3 raft-kv-server processes on loopback, fsync on, %zu-byte values, "
-              "%.0f s per run, %u cores\n",
-              opt.value_bytes, opt.seconds, std::thread::hardware_concurrency());
+  std::printf(
+      "raft-bench: 3 raft-kv-server processes on loopback, fsync on, %zu-byte values, "
+      "%.0f s per run, %u cores\n",
+      opt.value_bytes, opt.seconds, std::thread::hardware_concurrency());
   std::printf("disk floor: %.0f write+fdatasync per second in %s (one writer)\n",
               FsyncRate(opt.dir, 2), opt.dir.c_str());
   std::printf("%10s %14s %12s %12s %10s\n", "proposers", "commits/s", "p50 ms", "p99 ms", "errors");
@@ -174,17 +175,20 @@ int Main(int argc, char** argv) {
       });
     };
     auto started = Clock::now();
-    for (int t = 0; t < p; t++) issue(t);
+    for (int t = 0; t < p; t++)
+      issue(t);
     std::this_thread::sleep_for(std::chrono::duration<double>(opt.seconds));
     stop = true;
     {
       std::unique_lock lock(done_mu);
       done_cv.wait(lock, [&] { return running == 0; });
     }
-    for (Proposer& pr : proposers) delete pr.ctx;
+    for (Proposer& pr : proposers)
+      delete pr.ctx;
     double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
     std::vector<double> all;
-    for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
+    for (auto& l : latencies)
+      all.insert(all.end(), l.begin(), l.end());
     double rate = static_cast<double>(all.size()) / elapsed;
     if (p == 1) single = rate;
     double p50 = Percentile(all, 0.5), p99 = Percentile(all, 0.99);
@@ -193,12 +197,13 @@ int Main(int argc, char** argv) {
                 static_cast<unsigned long long>(errors.load()));
     if (p != 1 && single > 0) std::printf("%10s %13.1fx one proposer\n", "", rate / single);
     if (st.ok()) {
-      uint64_t fsyncs = st->fsyncs() - prev_fsyncs, entries = st->entries_persisted() - prev_entries;
+      uint64_t fsyncs = st->fsyncs() - prev_fsyncs,
+               entries = st->entries_persisted() - prev_entries;
       std::printf("%10s leader: %.1f entries per fsync, %.2f ms per log write\n", "",
                   fsyncs ? static_cast<double>(entries) / fsyncs : 0.0,
-                  st->readies() > prev_readies
-                      ? (st->persist_micros() - prev_micros) / 1000.0 / (st->readies() - prev_readies)
-                      : 0.0);
+                  st->readies() > prev_readies ? (st->persist_micros() - prev_micros) / 1000.0 /
+                                                     (st->readies() - prev_readies)
+                                               : 0.0);
       prev_fsyncs = st->fsyncs();
       prev_entries = st->entries_persisted();
       prev_readies = st->readies();
@@ -213,4 +218,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace dfs::bench
 
-int main(int argc, char** argv) { return dfs::bench::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return dfs::bench::Main(argc, argv);
+}

@@ -32,12 +32,12 @@ struct CheckVoidify {
 
 }  // namespace dfs::internal
 
-#define DFS_CHECK(cond)                   \
-  (cond) ? (void)0                        \
+#define DFS_CHECK(cond)                      \
+  (cond) ? (void)0                           \
          : ::dfs::internal::CheckVoidify() & \
                ::dfs::internal::CheckFailure(__FILE__, __LINE__, #cond).stream()
 
-#define DFS_CHECK_OP_(a, op, b)                                                         \
+#define DFS_CHECK_OP_(a, op, b) \
   DFS_CHECK((a)op(b)) << "(" << #a << " = " << (a) << ", " << #b << " = " << (b) << ") "
 
 #define DFS_CHECK_EQ(a, b) DFS_CHECK_OP_(a, ==, b)

@@ -17,13 +17,15 @@ constexpr char kSnapshotKey[] = "snapshot";
 constexpr char kMetaPrefix[] = "meta/";
 
 void PutFixed64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; i++) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; i++)
+    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
 bool GetFixed64(std::string_view* in, uint64_t* v) {
   if (in->size() < 8) return false;
   *v = 0;
-  for (int i = 0; i < 8; i++) *v |= uint64_t{static_cast<uint8_t>((*in)[i])} << (8 * i);
+  for (int i = 0; i < 8; i++)
+    *v |= uint64_t{static_cast<uint8_t>((*in)[i])} << (8 * i);
   in->remove_prefix(8);
   return true;
 }
@@ -31,13 +33,15 @@ bool GetFixed64(std::string_view* in, uint64_t* v) {
 // Log keys are big-endian indexes so that RocksDB's order is the log's.
 std::string LogKey(uint64_t index) {
   std::string key(8, '\0');
-  for (int i = 0; i < 8; i++) key[i] = static_cast<char>((index >> (8 * (7 - i))) & 0xff);
+  for (int i = 0; i < 8; i++)
+    key[i] = static_cast<char>((index >> (8 * (7 - i))) & 0xff);
   return key;
 }
 
 uint64_t DecodeLogKey(std::string_view key) {
   uint64_t index = 0;
-  for (char c : key) index = (index << 8) | static_cast<uint8_t>(c);
+  for (char c : key)
+    index = (index << 8) | static_cast<uint8_t>(c);
   return index;
 }
 
@@ -70,14 +74,16 @@ std::string EncodeHardState(const HardState& hs) {
 
 void PutIds(std::string* out, const std::vector<NodeId>& ids) {
   PutFixed64(out, ids.size());
-  for (NodeId id : ids) PutFixed64(out, id);
+  for (NodeId id : ids)
+    PutFixed64(out, id);
 }
 
 bool GetIds(std::string_view* in, std::vector<NodeId>* ids) {
   uint64_t n;
   if (!GetFixed64(in, &n) || n > in->size() / 8) return false;
   ids->resize(n);
-  for (auto& id : *ids) GetFixed64(in, &id);
+  for (auto& id : *ids)
+    GetFixed64(in, &id);
   return true;
 }
 
@@ -127,7 +133,8 @@ Result<std::unique_ptr<RaftLogStore>> RaftLogStore::Open(const std::string& dir)
 
 RaftLogStore::~RaftLogStore() {
   if (!db_) return;
-  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  for (auto* h : handles_)
+    db_->DestroyColumnFamilyHandle(h);
   db_->Close().PermitUncheckedError();
 }
 
@@ -197,7 +204,8 @@ Status RaftLogStore::Save(const SnapshotMeta* snapshot, const std::vector<Entry>
     // A new leader overwrote our suffix: drop what follows too.
     batch.DeleteRange(log_cf_, LogKey(entries[0].index), LogKey(last + 1));
   }
-  for (const Entry& e : entries) batch.Put(log_cf_, LogKey(e.index), EncodeEntry(e));
+  for (const Entry& e : entries)
+    batch.Put(log_cf_, LogKey(e.index), EncodeEntry(e));
   if (hard_state) batch.Put(state_cf_, kHardStateKey, EncodeHardState(*hard_state));
   rocksdb::WriteOptions wo;
   wo.sync = sync;

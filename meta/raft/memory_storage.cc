@@ -4,7 +4,9 @@
 
 namespace dfs::raft {
 
-MemoryStorage::MemoryStorage(ConfState conf_state) { snapshot_.meta.conf_state = conf_state; }
+MemoryStorage::MemoryStorage(ConfState conf_state) {
+  snapshot_.meta.conf_state = conf_state;
+}
 
 uint64_t MemoryStorage::Term(uint64_t i) const {
   DFS_CHECK_GE(i + 1, FirstIndex());

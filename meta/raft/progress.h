@@ -26,7 +26,8 @@ class Inflights {
   void Add(uint64_t last_index) { last_indexes_.push_back(last_index); }
   // Frees every append whose last index is <= index.
   void FreeLE(uint64_t index) {
-    while (!last_indexes_.empty() && last_indexes_.front() <= index) last_indexes_.pop_front();
+    while (!last_indexes_.empty() && last_indexes_.front() <= index)
+      last_indexes_.pop_front();
   }
   void FreeFirstOne() {
     if (!last_indexes_.empty()) last_indexes_.pop_front();

@@ -52,7 +52,8 @@ uint64_t Raft::NextRandom() {
 
 void Raft::ResetMembership(const ConfState& cs) {
   progress_.clear();
-  for (NodeId id : cs.voters) progress_.emplace(id, Progress(config_.max_inflight_appends));
+  for (NodeId id : cs.voters)
+    progress_.emplace(id, Progress(config_.max_inflight_appends));
   for (NodeId id : cs.learners) {
     auto [it, inserted] = progress_.emplace(id, Progress(config_.max_inflight_appends));
     DFS_CHECK(inserted) << "node " << id << " is both voter and learner";
@@ -66,7 +67,8 @@ void Raft::ResetMembership(const ConfState& cs) {
 
 ConfState Raft::conf_state() const {
   ConfState cs;
-  for (const auto& [id, pr] : progress_) (pr.is_learner ? cs.learners : cs.voters).push_back(id);
+  for (const auto& [id, pr] : progress_)
+    (pr.is_learner ? cs.learners : cs.voters).push_back(id);
   return cs;
 }
 
@@ -77,7 +79,8 @@ bool Raft::IsVoter(NodeId id) const {
 
 size_t Raft::VoterCount() const {
   size_t n = 0;
-  for (const auto& [id, pr] : progress_) n += pr.is_learner ? 0 : 1;
+  for (const auto& [id, pr] : progress_)
+    n += pr.is_learner ? 0 : 1;
   return n;
 }
 
@@ -364,17 +367,22 @@ void Raft::Step(const Message& m) {
       break;
   }
   switch (role_) {
-    case StateRole::kLeader: StepLeader(m); break;
+    case StateRole::kLeader:
+      StepLeader(m);
+      break;
     case StateRole::kCandidate:
-    case StateRole::kPreCandidate: StepCandidate(m); break;
-    case StateRole::kFollower: StepFollower(m); break;
+    case StateRole::kPreCandidate:
+      StepCandidate(m);
+      break;
+    case StateRole::kFollower:
+      StepFollower(m);
+      break;
   }
 }
 
 void Raft::HandleVoteRequest(const Message& m) {
   bool pre = m.type == MessageType::kPreVote;
-  bool can_vote = vote_ == m.from || (vote_ == kNone && lead_ == kNone) ||
-                  (pre && m.term > term_);
+  bool can_vote = vote_ == m.from || (vote_ == kNone && lead_ == kNone) || (pre && m.term > term_);
   Message resp;
   resp.type = pre ? MessageType::kPreVoteResp : MessageType::kVoteResp;
   resp.to = m.from;
@@ -435,14 +443,18 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
     return;
   }
   switch (pr.state) {
-    case ProgressState::kProbe: pr.BecomeReplicate(); break;
+    case ProgressState::kProbe:
+      pr.BecomeReplicate();
+      break;
     case ProgressState::kSnapshot:
       if (pr.match >= pr.pending_snapshot) {
         pr.BecomeProbe();
         pr.BecomeReplicate();
       }
       break;
-    case ProgressState::kReplicate: pr.inflights.FreeLE(m.index); break;
+    case ProgressState::kReplicate:
+      pr.inflights.FreeLE(m.index);
+      break;
   }
   if (MaybeCommit()) {
     ReleaseQueuedReads();
@@ -663,7 +675,8 @@ void Raft::ReleaseQueuedReads() {
   if (queued_read_requests_.empty() || !CommittedEntryInCurrentTerm()) return;
   std::vector<Message> queued;
   queued.swap(queued_read_requests_);
-  for (const Message& m : queued) HandleReadIndexRequest(m);
+  for (const Message& m : queued)
+    HandleReadIndexRequest(m);
 }
 
 void Raft::ProcessReadAck(const std::string& context, NodeId from) {
@@ -674,12 +687,14 @@ void Raft::ProcessReadAck(const std::string& context, NodeId from) {
     it->acks.push_back(from);
   }
   size_t voter_acks = 0;
-  for (NodeId id : it->acks) voter_acks += IsVoter(id) ? 1 : 0;
+  for (NodeId id : it->acks)
+    voter_acks += IsVoter(id) ? 1 : 0;
   if (voter_acks < VoterCount() / 2 + 1) return;
   // A quorum confirmed our leadership after this read and every earlier one
   // arrived: all of them are safe at their recorded index.
   auto end = std::next(it);
-  for (auto r = pending_reads_.begin(); r != end; ++r) RespondToRead(r->from, r->index, r->context);
+  for (auto r = pending_reads_.begin(); r != end; ++r)
+    RespondToRead(r->from, r->index, r->context);
   pending_reads_.erase(pending_reads_.begin(), end);
 }
 
@@ -798,8 +813,11 @@ bool Raft::SendAppend(NodeId to, bool send_if_empty) {
         pr.OptimisticUpdate(last);
         pr.inflights.Add(last);
         break;
-      case ProgressState::kProbe: pr.probe_sent = true; break;
-      case ProgressState::kSnapshot: DFS_CHECK(false) << "append in snapshot state";
+      case ProgressState::kProbe:
+        pr.probe_sent = true;
+        break;
+      case ProgressState::kSnapshot:
+        DFS_CHECK(false) << "append in snapshot state";
     }
   }
   m.entries = std::move(*entries);
@@ -864,8 +882,8 @@ bool Raft::MaybeCommit() {
 bool Raft::HasReady() const {
   if (SoftState{lead_, role_} != prev_soft_state_) return true;
   if (HardState{term_, vote_, log_.committed()} != prev_hard_state_) return true;
-  return !log_.UnstableEntries().empty() || log_.UnstableSnapshot().has_value() ||
-         !msgs_.empty() || !read_states_.empty() || log_.HasNextCommittedEntries();
+  return !log_.UnstableEntries().empty() || log_.UnstableSnapshot().has_value() || !msgs_.empty() ||
+         !read_states_.empty() || log_.HasNextCommittedEntries();
 }
 
 Ready Raft::GetReady() {
@@ -880,9 +898,9 @@ Ready Raft::GetReady() {
   rd.committed_entries = log_.NextCommittedEntries();
   rd.messages.swap(msgs_);
   rd.read_states.swap(read_states_);
-  rd.must_sync = !rd.entries.empty() || !rd.snapshot.empty() ||
-                 (rd.hard_state && (hs.term != prev_hard_state_.term ||
-                                    hs.vote != prev_hard_state_.vote));
+  rd.must_sync =
+      !rd.entries.empty() || !rd.snapshot.empty() ||
+      (rd.hard_state && (hs.term != prev_hard_state_.term || hs.vote != prev_hard_state_.vote));
   ready_outstanding_ = true;
   return rd;
 }

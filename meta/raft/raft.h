@@ -179,7 +179,7 @@ class Raft {
   int randomized_election_timeout_ = 0;
   uint64_t random_state_;
 
-  std::deque<PendingRead> pending_reads_;     // awaiting a heartbeat quorum
+  std::deque<PendingRead> pending_reads_;      // awaiting a heartbeat quorum
   std::vector<Message> queued_read_requests_;  // awaiting a commit in this term
 
   std::vector<Message> msgs_;

@@ -50,8 +50,7 @@ void RaftLog::Append(const std::vector<Entry>& entries) {
   TruncateAndAppend(entries, 0);
 }
 
-std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term,
-                                             uint64_t committed,
+std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term, uint64_t committed,
                                              const std::vector<Entry>& entries) {
   if (!MatchTerm(index, log_term)) return std::nullopt;
   uint64_t last_new = index + entries.size();
@@ -128,7 +127,8 @@ std::optional<std::vector<Entry>> RaftLog::Slice(uint64_t lo, uint64_t hi,
     if (out.empty() || out.back().index + 1 < std::min(hi, unstable_offset_)) return out;
   }
   uint64_t bytes = 0;
-  for (const Entry& e : out) bytes += e.data.size();
+  for (const Entry& e : out)
+    bytes += e.data.size();
   for (uint64_t i = std::max(lo, unstable_offset_); i < hi; i++) {
     const Entry& e = unstable_[i - unstable_offset_];
     bytes += e.data.size();

@@ -28,12 +28,16 @@ std::string EncodePeers(const std::map<NodeId, std::string>& peers) {
 
 Status ErrorFromRaft(RaftError err, const std::string& leader_address) {
   switch (err) {
-    case RaftError::kOk: return Status::Ok();
-    case RaftError::kNotLeader: return Status::NotLeader(leader_address);
-    case RaftError::kInvalidConfChange: return Status::InvalidArgument(RaftErrorName(err));
+    case RaftError::kOk:
+      return Status::Ok();
+    case RaftError::kNotLeader:
+      return Status::NotLeader(leader_address);
+    case RaftError::kInvalidConfChange:
+      return Status::InvalidArgument(RaftErrorName(err));
     case RaftError::kProposalDropped:
     case RaftError::kConfChangeInProgress:
-    case RaftError::kLearnerBehind: return Status::Unavailable(RaftErrorName(err));
+    case RaftError::kLearnerBehind:
+      return Status::Unavailable(RaftErrorName(err));
   }
   return Status::Internal("unknown Raft error");
 }
@@ -67,9 +71,9 @@ Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>&
 RaftNode::RaftNode(RaftNodeOptions options, StateMachine* sm)
     : options_(std::move(options)),
       sm_(sm),
-      transport_(TransportOptions{options_.id, options_.cluster_id,
-                                  options_.data_dir + "/incoming"},
-                 this) {}
+      transport_(
+          TransportOptions{options_.id, options_.cluster_id, options_.data_dir + "/incoming"},
+          this) {}
 
 Result<std::unique_ptr<RaftNode>> RaftNode::Start(RaftNodeOptions options, StateMachine* sm) {
   if (options.id == kNone) return Status::InvalidArgument("node id must be > 0");
@@ -80,7 +84,9 @@ Result<std::unique_ptr<RaftNode>> RaftNode::Start(RaftNodeOptions options, State
   return node;
 }
 
-RaftNode::~RaftNode() { Stop(); }
+RaftNode::~RaftNode() {
+  Stop();
+}
 
 std::string RaftNode::SnapshotDir(uint64_t index) const {
   return options_.data_dir + "/snapshots/snap-" + std::to_string(index);
@@ -97,7 +103,8 @@ Status RaftNode::Init() {
   if (store_->IsEmpty() && options_.peers.count(options_.id)) {
     // A founding member of a new group.
     std::vector<NodeId> voters;
-    for (const auto& [id, address] : options_.peers) voters.push_back(id);
+    for (const auto& [id, address] : options_.peers)
+      voters.push_back(id);
     RETURN_IF_ERROR(store_->Bootstrap(voters), "while bootstrapping");
     DFS_LOG(INFO) << "bootstrapped a new Raft group of " << voters.size() << " members";
   }
@@ -105,11 +112,14 @@ Status RaftNode::Init() {
   if (auto saved = store_->GetMeta(kPeersMetaKey)) {
     std::vector<std::string> items;
     std::stringstream in(*saved);
-    for (std::string item; std::getline(in, item, ',');) items.push_back(item);
+    for (std::string item; std::getline(in, item, ',');)
+      items.push_back(item);
     ASSIGN_OR_RETURN(auto peers, ParsePeers(items), "in the stored peer list");
-    for (auto& [id, address] : peers) addresses_[id] = address;
+    for (auto& [id, address] : peers)
+      addresses_[id] = address;
   }
-  for (const auto& [id, address] : addresses_) transport_.SetPeer(id, address);
+  for (const auto& [id, address] : addresses_)
+    transport_.SetPeer(id, address);
 
   // The state machine must not be behind the log's snapshot: the entries
   // before it are gone. Restore the local snapshot if it is.
@@ -170,7 +180,8 @@ void RaftNode::Run() {
     }
     // Everything that arrived while the last Ready was being fsynced is
     // handled now and goes to disk together: group commit.
-    for (auto& w : work) w();
+    for (auto& w : work)
+      w();
     auto now = std::chrono::steady_clock::now();
     if (now >= next_tick) {
       raft_->Tick();
@@ -178,7 +189,8 @@ void RaftNode::Run() {
       next_tick += options_.tick;
       if (next_tick < now) next_tick = now + options_.tick;
     }
-    while (raft_->HasReady()) HandleReady();
+    while (raft_->HasReady())
+      HandleReady();
     std::lock_guard lock(status_mu_);
     status_.role = raft_->role();
     status_.term = raft_->term();
@@ -268,7 +280,8 @@ void RaftNode::HandleReady() {
   raft_->Advance(rd);
   if (leader_changed) {
     // Reads waiting on the old leader's heartbeat quorum may never finish.
-    for (auto& [ctx, read] : reads_) read.done(NotLeaderStatus());
+    for (auto& [ctx, read] : reads_)
+      read.done(NotLeaderStatus());
     reads_.clear();
   }
   ServeReads();
@@ -294,7 +307,8 @@ void RaftNode::ApplyEntries(const std::vector<Entry>& all, size_t from, size_t t
   // update membership and answer proposers.
   uint64_t applied = sm_->AppliedIndex();
   size_t first_new = from;
-  while (first_new < to && all[first_new].index <= applied) first_new++;
+  while (first_new < to && all[first_new].index <= applied)
+    first_new++;
   std::vector<std::string> results;
   if (first_new < to) {
     results = sm_->Apply(std::span<const Entry>(all.data() + first_new, to - first_new));
@@ -330,9 +344,11 @@ void RaftNode::ServeReads() {
   auto end = std::stable_partition(ready_reads_.begin(), ready_reads_.end(),
                                    [&](const auto& r) { return r.first > applied; });
   std::vector<std::function<void(Status)>> done;
-  for (auto it = end; it != ready_reads_.end(); ++it) done.push_back(std::move(it->second));
+  for (auto it = end; it != ready_reads_.end(); ++it)
+    done.push_back(std::move(it->second));
   ready_reads_.erase(end, ready_reads_.end());
-  for (auto& d : done) d(Status::Ok());
+  for (auto& d : done)
+    d(Status::Ok());
 }
 
 void RaftNode::MaybeSnapshot() {
@@ -376,7 +392,8 @@ void RaftNode::MaybeSnapshot() {
     }
   }
   std::sort(indexes.begin(), indexes.end());
-  for (size_t i = 0; i + 2 < indexes.size(); i++) fs::remove_all(SnapshotDir(indexes[i]), ec);
+  for (size_t i = 0; i + 2 < indexes.size(); i++)
+    fs::remove_all(SnapshotDir(indexes[i]), ec);
 }
 
 void RaftNode::PersistPeers() {
@@ -411,11 +428,14 @@ void RaftNode::ExpireRequests() {
 }
 
 void RaftNode::FailPending(const Status& status) {
-  for (auto& [index, p] : proposals_) p.done(status);
+  for (auto& [index, p] : proposals_)
+    p.done(status);
   proposals_.clear();
-  for (auto& [ctx, read] : reads_) read.done(status);
+  for (auto& [ctx, read] : reads_)
+    read.done(status);
   reads_.clear();
-  for (auto& [index, done] : ready_reads_) done(status);
+  for (auto& [index, done] : ready_reads_)
+    done(status);
   ready_reads_.clear();
 }
 
@@ -452,7 +472,8 @@ Result<std::string> RaftNode::ProposeAndWait(std::string data, std::chrono::mill
   auto future = waiter->promise.get_future();
   Propose(std::move(data), [waiter](Result<std::string> r) { waiter->Set(std::move(r)); });
   if (future.wait_for(timeout) != std::future_status::ready) {
-    return Status::Timeout("proposal not applied within " + std::to_string(timeout.count()) + " ms");
+    return Status::Timeout("proposal not applied within " + std::to_string(timeout.count()) +
+                           " ms");
   }
   return future.get();
 }

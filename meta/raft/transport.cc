@@ -42,7 +42,8 @@ void ToProto(const Message& m, pb::RaftMessage* out) {
     pb::RaftSnapshotMeta* s = out->mutable_snapshot();
     s->set_index(m.snapshot->meta.index);
     s->set_term(m.snapshot->meta.term);
-    for (NodeId id : m.snapshot->meta.conf_state.voters) s->mutable_conf_state()->add_voters(id);
+    for (NodeId id : m.snapshot->meta.conf_state.voters)
+      s->mutable_conf_state()->add_voters(id);
     for (NodeId id : m.snapshot->meta.conf_state.learners) {
       s->mutable_conf_state()->add_learners(id);
     }
@@ -87,8 +88,8 @@ bool FromProto(pb::RaftMessage* in, Message* m) {
 
 // A file name inside a snapshot: no directories, no way out of the folder.
 bool SafeFileName(const std::string& name) {
-  return !name.empty() && name.size() < 256 && name.find('/') == std::string::npos &&
-         name != "." && name != "..";
+  return !name.empty() && name.size() < 256 && name.find('/') == std::string::npos && name != "." &&
+         name != "..";
 }
 
 }  // namespace
@@ -181,8 +182,7 @@ class RaftTransport::Service final : public pb::RaftService::Service {
 
 class RaftTransport::Peer {
  public:
-  Peer(NodeId id, std::string address, const TransportOptions& options,
-       TransportHandler* handler)
+  Peer(NodeId id, std::string address, const TransportOptions& options, TransportHandler* handler)
       : id_(id), options_(options), handler_(handler) {
     SetAddress(std::move(address));
     thread_ = std::thread([this] { Run(); });
@@ -196,7 +196,8 @@ class RaftTransport::Peer {
     }
     cv_.notify_all();
     thread_.join();
-    for (auto& t : snapshot_threads_) t.join();
+    for (auto& t : snapshot_threads_)
+      t.join();
   }
 
   void SetAddress(std::string address) {
@@ -266,7 +267,8 @@ class RaftTransport::Peer {
       bool ok = true;
       for (Message& m : batch) {
         ToProto(m, out.add_messages());
-        for (const Entry& e : m.entries) bytes += e.data.size();
+        for (const Entry& e : m.entries)
+          bytes += e.data.size();
         if (bytes >= options_.max_batch_bytes) {
           ok = ok && writer->Write(out);
           out.clear_messages();
@@ -377,9 +379,13 @@ RaftTransport::RaftTransport(TransportOptions options, TransportHandler* handler
       handler_(handler),
       service_(std::make_unique<Service>(options_, handler)) {}
 
-RaftTransport::~RaftTransport() { Stop(); }
+RaftTransport::~RaftTransport() {
+  Stop();
+}
 
-grpc::Service* RaftTransport::service() { return service_.get(); }
+grpc::Service* RaftTransport::service() {
+  return service_.get();
+}
 
 void RaftTransport::SetPeer(NodeId id, const std::string& address) {
   if (id == options_.self) return;
@@ -407,7 +413,8 @@ void RaftTransport::RemovePeer(NodeId id) {
 std::map<NodeId, std::string> RaftTransport::Peers() const {
   std::lock_guard lock(mu_);
   std::map<NodeId, std::string> out;
-  for (const auto& [id, peer] : peers_) out[id] = peer->address();
+  for (const auto& [id, peer] : peers_)
+    out[id] = peer->address();
   return out;
 }
 
@@ -416,8 +423,7 @@ void RaftTransport::Send(std::vector<Message> messages) {
   for (Message& m : messages) {
     auto it = peers_.find(m.to);
     if (it == peers_.end()) {
-      DFS_LOG(DEBUG) << "no address for node " << m.to << "; dropping "
-                     << MessageTypeName(m.type);
+      DFS_LOG(DEBUG) << "no address for node " << m.to << "; dropping " << MessageTypeName(m.type);
       continue;
     }
     it->second->Enqueue(std::move(m));

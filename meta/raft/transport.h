@@ -34,8 +34,8 @@ class TransportHandler {
 
 struct TransportOptions {
   NodeId self = kNone;
-  std::string cluster_id;  // every batch carries it; others are refused
-  std::string incoming_dir;  // where received snapshots are assembled
+  std::string cluster_id;             // every batch carries it; others are refused
+  std::string incoming_dir;           // where received snapshots are assembled
   size_t max_queued_per_peer = 4096;  // beyond this, messages are dropped
   size_t max_batch_bytes = 4 << 20;
   size_t snapshot_piece_bytes = 1 << 20;

@@ -85,20 +85,20 @@ struct HardState {
 };
 
 enum class MessageType : uint8_t {
-  kApp,            // AppendEntries
-  kAppResp,        // AppendEntries reply
-  kVote,           // RequestVote
-  kVoteResp,       //
-  kPreVote,        // RequestVote with term+1, without changing the sender's term
-  kPreVoteResp,    //
-  kSnap,           // InstallSnapshot
-  kHeartbeat,      // empty AppendEntries carrying the commit index
-  kHeartbeatResp,  //
-  kTransferLeader, // a follower asks the leader to hand leadership to `from`
-  kTimeoutNow,     // leader tells the transferee to campaign at once
-  kReadIndex,      // a follower asks the leader for a read index
-  kReadIndexResp,  //
-  kProp,           // internal: a proposal
+  kApp,             // AppendEntries
+  kAppResp,         // AppendEntries reply
+  kVote,            // RequestVote
+  kVoteResp,        //
+  kPreVote,         // RequestVote with term+1, without changing the sender's term
+  kPreVoteResp,     //
+  kSnap,            // InstallSnapshot
+  kHeartbeat,       // empty AppendEntries carrying the commit index
+  kHeartbeatResp,   //
+  kTransferLeader,  // a follower asks the leader to hand leadership to `from`
+  kTimeoutNow,      // leader tells the transferee to campaign at once
+  kReadIndex,       // a follower asks the leader for a read index
+  kReadIndexResp,   //
+  kProp,            // internal: a proposal
 };
 
 const char* MessageTypeName(MessageType type);

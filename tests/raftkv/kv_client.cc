@@ -7,12 +7,14 @@
 namespace dfs::raftkv {
 
 KvClient::KvClient(const std::map<uint64_t, std::string>& servers) {
-  for (const auto& [id, address] : servers) AddServer(id, address);
+  for (const auto& [id, address] : servers)
+    AddServer(id, address);
   leader_ = servers.empty() ? 0 : servers.begin()->first;
 }
 
 void KvClient::AddServer(uint64_t id, const std::string& address) {
-  stubs_[id] = pb::RaftKv::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  stubs_[id] =
+      pb::RaftKv::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
 }
 
 template <class Call>
@@ -59,12 +61,12 @@ Result<std::optional<std::string>> KvClient::Get(const std::string& key,
   pb::KvGetRequest req;
   req.set_key(key);
   pb::KvReply out;
-  Status s = WithLeader(deadline, [&](pb::RaftKv::Stub* stub, grpc::ClientContext* ctx,
-                                      pb::KvReply* reply) {
-    grpc::Status rpc = stub->Get(ctx, req, reply);
-    out = *reply;
-    return rpc;
-  });
+  Status s = WithLeader(deadline,
+                        [&](pb::RaftKv::Stub* stub, grpc::ClientContext* ctx, pb::KvReply* reply) {
+                          grpc::Status rpc = stub->Get(ctx, req, reply);
+                          out = *reply;
+                          return rpc;
+                        });
   if (!s.ok()) return s;
   if (!out.found()) return std::optional<std::string>();
   return std::optional<std::string>(out.value());
@@ -85,13 +87,13 @@ Status KvClient::Member(const std::string& call, uint64_t id, const std::string&
   pb::KvMemberRequest req;
   req.set_id(id);
   req.set_address(address);
-  return WithLeader(deadline, [&](pb::RaftKv::Stub* stub, grpc::ClientContext* ctx,
-                                  pb::KvReply* reply) {
-    if (call == "add-learner") return stub->AddLearner(ctx, req, reply);
-    if (call == "promote") return stub->Promote(ctx, req, reply);
-    if (call == "remove") return stub->Remove(ctx, req, reply);
-    return stub->TransferLeader(ctx, req, reply);
-  });
+  return WithLeader(deadline,
+                    [&](pb::RaftKv::Stub* stub, grpc::ClientContext* ctx, pb::KvReply* reply) {
+                      if (call == "add-learner") return stub->AddLearner(ctx, req, reply);
+                      if (call == "promote") return stub->Promote(ctx, req, reply);
+                      if (call == "remove") return stub->Remove(ctx, req, reply);
+                      return stub->TransferLeader(ctx, req, reply);
+                    });
 }
 
 }  // namespace dfs::raftkv

@@ -20,8 +20,8 @@ class KvClient {
 
   Status Put(const std::string& key, const std::string& value,
              std::chrono::milliseconds deadline = std::chrono::seconds(20));
-  Result<std::optional<std::string>> Get(const std::string& key,
-                                         std::chrono::milliseconds deadline = std::chrono::seconds(20));
+  Result<std::optional<std::string>> Get(
+      const std::string& key, std::chrono::milliseconds deadline = std::chrono::seconds(20));
   // One server's status, or an error if it does not answer in 1 s.
   Result<pb::KvStatusReply> NodeStatus(uint64_t id);
   // A membership call, sent to the leader.

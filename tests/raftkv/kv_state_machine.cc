@@ -12,17 +12,21 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr char kAppliedKey[] = "\x01" "applied";  // sorts before every "k" key
+constexpr char kAppliedKey[] =
+    "\x01"
+    "applied";  // sorts before every "k" key
 
 std::string EncodeIndex(uint64_t v) {
   std::string out(8, '\0');
-  for (int i = 0; i < 8; i++) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  for (int i = 0; i < 8; i++)
+    out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
   return out;
 }
 
 uint64_t DecodeIndex(const std::string& in) {
   uint64_t v = 0;
-  for (size_t i = 0; i < 8 && i < in.size(); i++) v |= uint64_t{static_cast<uint8_t>(in[i])} << (8 * i);
+  for (size_t i = 0; i < 8 && i < in.size(); i++)
+    v |= uint64_t{static_cast<uint8_t>(in[i])} << (8 * i);
   return v;
 }
 

@@ -83,8 +83,10 @@ class KvService final : public pb::RaftKv::CallbackService {
     reply->set_first_index(st.first_index);
     reply->set_last_index(st.last_index);
     reply->set_snapshots_installed(st.snapshots_installed);
-    for (auto id : st.conf_state.voters) reply->add_voters(id);
-    for (auto id : st.conf_state.learners) reply->add_learners(id);
+    for (auto id : st.conf_state.voters)
+      reply->add_voters(id);
+    for (auto id : st.conf_state.learners)
+      reply->add_learners(id);
     reply->set_readies(st.readies);
     reply->set_fsyncs(st.fsyncs);
     reply->set_entries_persisted(st.entries_persisted);
@@ -97,18 +99,21 @@ class KvService final : public pb::RaftKv::CallbackService {
   // Membership calls wait for the change to apply: rare, so they get a
   // thread of their own rather than holding one of gRPC's.
   grpc::ServerUnaryReactor* AddLearner(grpc::CallbackServerContext* ctx,
-                                       const pb::KvMemberRequest* req, pb::KvReply* reply) override {
+                                       const pb::KvMemberRequest* req,
+                                       pb::KvReply* reply) override {
     return Blocking(ctx, reply, [=, this] {
       return node_->AddLearner(req->id(), req->address(), kRequestTimeout);
     });
   }
   grpc::ServerUnaryReactor* Promote(grpc::CallbackServerContext* ctx,
                                     const pb::KvMemberRequest* req, pb::KvReply* reply) override {
-    return Blocking(ctx, reply, [=, this] { return node_->PromoteLearner(req->id(), kRequestTimeout); });
+    return Blocking(ctx, reply,
+                    [=, this] { return node_->PromoteLearner(req->id(), kRequestTimeout); });
   }
-  grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* ctx,
-                                   const pb::KvMemberRequest* req, pb::KvReply* reply) override {
-    return Blocking(ctx, reply, [=, this] { return node_->RemoveMember(req->id(), kRequestTimeout); });
+  grpc::ServerUnaryReactor* Remove(grpc::CallbackServerContext* ctx, const pb::KvMemberRequest* req,
+                                   pb::KvReply* reply) override {
+    return Blocking(ctx, reply,
+                    [=, this] { return node_->RemoveMember(req->id(), kRequestTimeout); });
   }
   grpc::ServerUnaryReactor* TransferLeader(grpc::CallbackServerContext* ctx,
                                            const pb::KvMemberRequest* req,
@@ -204,7 +209,8 @@ int Main(int argc, char** argv) {
   DFS_LOG(INFO) << "raft-kv-server " << cfg.id << " serving on " << cfg.listen;
   std::signal(SIGTERM, [](int) { g_stop = true; });
   std::signal(SIGINT, [](int) { g_stop = true; });
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (!g_stop)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   (*node)->Stop();
   return 0;
@@ -213,4 +219,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace dfs::raftkv
 
-int main(int argc, char** argv) { return dfs::raftkv::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return dfs::raftkv::Main(argc, argv);
+}

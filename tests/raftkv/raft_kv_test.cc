@@ -28,7 +28,8 @@ class KvCluster {
       addresses_[id] = "127.0.0.1:" + std::to_string(testing::FreePort());
     }
     founders_ = addresses_;
-    for (int id = 1; id <= n; id++) Start(id);
+    for (int id = 1; id <= n; id++)
+      Start(id);
     client_ = std::make_unique<KvClient>(addresses_);
   }
 
@@ -121,9 +122,8 @@ TEST_CASE("leader killed with -9: the others elect a leader and keep committing"
   auto killed_at = std::chrono::steady_clock::now();
   // The first write after the crash: measures failover end to end.
   REQUIRE(cluster.client().Put("after-crash", "1").ok());
-  auto failover =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                            killed_at);
+  auto failover = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - killed_at);
   WARN("first write committed " << failover.count() << " ms after kill -9 of the leader");
   uint64_t new_leader = cluster.WaitForLeader();
   REQUIRE(new_leader != 0);

@@ -47,7 +47,8 @@ struct CacheKey {
 struct CacheKeyHash {
   size_t operator()(const CacheKey& k) const {
     size_t h = std::hash<std::string>()(k.state);
-    for (uint64_t w : k.linearized) h = h * 1000003u ^ std::hash<uint64_t>()(w);
+    for (uint64_t w : k.linearized)
+      h = h * 1000003u ^ std::hash<uint64_t>()(w);
     return h;
   }
 };
@@ -138,7 +139,8 @@ LinearizabilityResult CheckRegisterHistory(const std::vector<RegisterOp>& ops,
       result.ok = false;
       std::ostringstream out;
       out << "no linearization; stuck at " << Describe(ops[entry->op]) << "; history:";
-      for (const RegisterOp& o : ops) out << "\n  " << Describe(o);
+      for (const RegisterOp& o : ops)
+        out << "\n  " << Describe(o);
       result.explanation = out.str();
       return result;
     }

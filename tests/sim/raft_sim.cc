@@ -58,7 +58,7 @@ struct Options {
   int nodes = 3;
   bool verbose = false;
   bool liveness = false;
-  Time fault_time = 8 * kSec;     // faults happen in [0, fault_time)
+  Time fault_time = 8 * kSec;      // faults happen in [0, fault_time)
   Time converge_time = 20 * kSec;  // then this long to recover
   Time tick = 10 * kMs;
   // A client gives up on an operation after this long and moves on.
@@ -114,18 +114,18 @@ struct SimNode {
   bool alive = false;
   bool removed = false;  // shut down after leaving the group
 
-  raft::MemoryStorage storage;   // what survives a crash
+  raft::MemoryStorage storage;  // what survives a crash
   raft::HardState synced_hard_state;
   std::unique_ptr<Raft> raft;
 
   std::map<std::string, std::string> kv;  // the state machine
   uint64_t applied = 0;
 
-  bool syncing = false;  // a Ready is being persisted
+  bool syncing = false;                     // a Ready is being persisted
   std::deque<std::function<void()>> inbox;  // work deferred until Advance
 
-  std::map<uint64_t, int> proposed;                    // op id -> client
-  std::vector<std::pair<uint64_t, uint64_t>> reads;    // (read index, op id) waiting to apply
+  std::map<uint64_t, int> proposed;                  // op id -> client
+  std::vector<std::pair<uint64_t, uint64_t>> reads;  // (read index, op id) waiting to apply
 };
 
 class World {
@@ -145,9 +145,7 @@ class World {
     Time time;
     uint64_t seq;
     std::function<void()> fn;
-    bool operator>(const Event& o) const {
-      return time != o.time ? time > o.time : seq > o.seq;
-    }
+    bool operator>(const Event& o) const { return time != o.time ? time > o.time : seq > o.seq; }
   };
 
   void At(Time t, std::function<void()> fn) { events_.push(Event{t, seq_++, std::move(fn)}); }
@@ -219,7 +217,7 @@ class World {
 
   // Global knowledge for the checks.
   std::map<uint64_t, NodeId> leader_of_term_;
-  std::map<uint64_t, Entry> committed_;      // every entry any node applied
+  std::map<uint64_t, Entry> committed_;         // every entry any node applied
   std::map<uint64_t, uint64_t> op_applied_at_;  // op id -> log index
   // (index, term) -> (the entry's data, the term of the entry before it).
   std::map<std::pair<uint64_t, uint64_t>, std::pair<std::string, uint64_t>> entry_by_position_;
@@ -259,7 +257,8 @@ void World::CreateNode(NodeId id, bool founder) {
   n->id = id;
   if (founder) {
     std::vector<NodeId> voters;
-    for (int i = 1; i <= opt_.nodes; i++) voters.push_back(i);
+    for (int i = 1; i <= opt_.nodes; i++)
+      voters.push_back(i);
     auto entries = raft::BootstrapEntries(voters);
     n->storage.Append(entries);
     n->storage.SetHardState(raft::HardState{1, raft::kNone, entries.size()});
@@ -282,7 +281,8 @@ void World::StartNode(NodeId id) {
   n.kv.clear();
   std::istringstream in(snap.data);
   std::string k, v;
-  while (in >> k >> v) n.kv[k] = v == "-" ? "" : v;
+  while (in >> k >> v)
+    n.kv[k] = v == "-" ? "" : v;
   n.applied = snap.meta.index;
   raft::Config config = RaftConfig(id);
   config.seed = seed_ * 31 + n.incarnation;
@@ -298,7 +298,8 @@ void World::StartNode(NodeId id) {
 void World::CrashNode(NodeId id) {
   SimNode& n = *nodes_.at(id);
   if (!n.alive) return;
-  Trace("node " + std::to_string(id) + " crashes" + (n.syncing ? " (losing an unsynced Ready)" : ""));
+  Trace("node " + std::to_string(id) + " crashes" +
+        (n.syncing ? " (losing an unsynced Ready)" : ""));
   n.alive = false;
   n.raft.reset();
   // Writes not yet synced are gone: an in-flight Ready was never written
@@ -337,9 +338,8 @@ void World::Pump(SimNode& n) {
   if (rd.must_sync && rng_.Chance(0.01)) latency = rng_.Range(10 * kMs, 40 * kMs);  // slow disk
   NodeId id = n.id;
   int inc = n.incarnation;
-  At(now_ + latency, [this, id, inc, rd = std::move(rd)]() mutable {
-    FinishReady(id, inc, std::move(rd));
-  });
+  At(now_ + latency,
+     [this, id, inc, rd = std::move(rd)]() mutable { FinishReady(id, inc, std::move(rd)); });
 }
 
 void World::FinishReady(NodeId id, int incarnation, Ready rd) {
@@ -352,19 +352,22 @@ void World::FinishReady(NodeId id, int incarnation, Ready rd) {
   if (rd.hard_state) n.storage.SetHardState(*rd.hard_state);
   if (rd.must_sync) n.synced_hard_state = n.storage.InitialHardState();
   // 2. Send.
-  for (Message& m : rd.messages) SendMessage(std::move(m));
+  for (Message& m : rd.messages)
+    SendMessage(std::move(m));
   // 3. Apply.
   if (!rd.snapshot.empty()) {
     n.kv.clear();
     std::istringstream in(rd.snapshot.data);
     std::string k, v;
-    while (in >> k >> v) n.kv[k] = v == "-" ? "" : v;
+    while (in >> k >> v)
+      n.kv[k] = v == "-" ? "" : v;
     DFS_CHECK_GE(rd.snapshot.meta.index, n.applied);
     n.applied = rd.snapshot.meta.index;
     Trace("node " + std::to_string(id) + " installs snapshot at " +
           std::to_string(rd.snapshot.meta.index));
   }
-  for (const Entry& e : rd.committed_entries) Apply(n, e);
+  for (const Entry& e : rd.committed_entries)
+    Apply(n, e);
   for (const raft::ReadState& rs : rd.read_states) {
     n.reads.emplace_back(rs.index, std::stoull(rs.context));
   }
@@ -383,8 +386,8 @@ void World::FinishReady(NodeId id, int incarnation, Ready rd) {
 
 void World::Apply(SimNode& n, const Entry& e) {
   if (e.index != n.applied + 1) {
-    Fail("node " + std::to_string(n.id) + " applied index " + std::to_string(e.index) +
-         " after " + std::to_string(n.applied));
+    Fail("node " + std::to_string(n.id) + " applied index " + std::to_string(e.index) + " after " +
+         std::to_string(n.applied));
     return;
   }
   n.applied = e.index;
@@ -429,7 +432,8 @@ void World::MaybeCompact(SimNode& n) {
   // Compact often, so that lagging and new nodes need snapshots.
   if (n.applied < n.storage.FirstIndex() + 20 || n.applied > n.storage.LastIndex()) return;
   std::ostringstream data;
-  for (const auto& [k, v] : n.kv) data << k << " " << (v.empty() ? "-" : v) << "\n";
+  for (const auto& [k, v] : n.kv)
+    data << k << " " << (v.empty() ? "-" : v) << "\n";
   n.storage.CreateSnapshotAndCompact(n.applied, n.raft->conf_state(), data.str());
 }
 
@@ -451,8 +455,8 @@ void World::CheckLeader(SimNode& n) {
   Trace("node " + std::to_string(n.id) + " becomes leader in term " + std::to_string(term));
   auto [it, inserted] = leader_of_term_.emplace(term, n.id);
   if (!inserted && it->second != n.id) {
-    Fail("election safety: nodes " + std::to_string(it->second) + " and " +
-         std::to_string(n.id) + " both lead term " + std::to_string(term));
+    Fail("election safety: nodes " + std::to_string(it->second) + " and " + std::to_string(n.id) +
+         " both lead term " + std::to_string(term));
     return;
   }
   // Leader completeness: every entry any node applied is in the new
@@ -462,8 +466,8 @@ void World::CheckLeader(SimNode& n) {
     auto t = log.Term(c->first);
     if (!t || *t != c->second.term) {
       Fail("leader completeness: leader " + std::to_string(n.id) + " of term " +
-           std::to_string(term) + " lacks committed entry " + std::to_string(c->first) +
-           " (term " + std::to_string(c->second.term) + ")");
+           std::to_string(term) + " lacks committed entry " + std::to_string(c->first) + " (term " +
+           std::to_string(c->second.term) + ")");
       return;
     }
   }
@@ -473,11 +477,11 @@ void World::CheckAppendedEntries(const SimNode& n, const std::vector<Entry>& ent
   const raft::RaftLog& log = n.raft->log();
   for (const Entry& e : entries) {
     uint64_t prev_term = log.Term(e.index - 1).value_or(0);
-    auto [it, inserted] =
-        entry_by_position_.emplace(std::make_pair(e.index, e.term), std::make_pair(e.data, prev_term));
+    auto [it, inserted] = entry_by_position_.emplace(std::make_pair(e.index, e.term),
+                                                     std::make_pair(e.data, prev_term));
     if (inserted) continue;
-    if (it->second.first != e.data || (prev_term != 0 && it->second.second != 0 &&
-                                       it->second.second != prev_term)) {
+    if (it->second.first != e.data ||
+        (prev_term != 0 && it->second.second != 0 && it->second.second != prev_term)) {
       Fail("log matching: node " + std::to_string(n.id) + " writes entry " +
            std::to_string(e.index) + " of term " + std::to_string(e.term) +
            " differing from another node's entry at the same index and term");
@@ -754,19 +758,22 @@ void World::Nemesis() {
       if (!cs.learners.empty()) {
         cc = ConfChange{ConfChangeType::kAddVoter, cs.learners[0], ""};
       } else if (cs.voters.size() > static_cast<size_t>(opt_.nodes) && rng_.Chance(0.7)) {
-        cc = ConfChange{ConfChangeType::kRemoveNode, cs.voters[rng_.Range(0, cs.voters.size() - 1)], ""};
+        cc = ConfChange{ConfChangeType::kRemoveNode, cs.voters[rng_.Range(0, cs.voters.size() - 1)],
+                        ""};
       } else if (cs.voters.size() < 7 && rng_.Chance(0.6)) {
         cc = ConfChange{ConfChangeType::kAddLearner, next_node_id_ + 1, ""};
       } else if (cs.voters.size() > 2) {
-        cc = ConfChange{ConfChangeType::kRemoveNode, cs.voters[rng_.Range(0, cs.voters.size() - 1)], ""};
+        cc = ConfChange{ConfChangeType::kRemoveNode, cs.voters[rng_.Range(0, cs.voters.size() - 1)],
+                        ""};
       } else {
         break;
       }
       WithNode(leader->id, leader->incarnation, [this, cc](SimNode& n) {
         RaftError err = n.raft->ProposeConfChange(cc);
-        Trace("nemesis: propose " + std::string(cc.type == ConfChangeType::kAddLearner ? "add learner "
-                                                : cc.type == ConfChangeType::kAddVoter ? "promote "
-                                                                                        : "remove ") +
+        Trace("nemesis: propose " +
+              std::string(cc.type == ConfChangeType::kAddLearner ? "add learner "
+                          : cc.type == ConfChangeType::kAddVoter ? "promote "
+                                                                 : "remove ") +
               std::to_string(cc.node) + ": " + raft::RaftErrorName(err));
         if (err == RaftError::kOk && cc.type == ConfChangeType::kAddLearner) {
           next_node_id_ = std::max(next_node_id_, cc.node);
@@ -806,9 +813,11 @@ void World::RunUntil(Time until, const std::function<bool()>& stop) {
 }
 
 std::optional<Violation> World::Run() {
-  for (int i = 1; i <= opt_.nodes; i++) CreateNode(i, true);
+  for (int i = 1; i <= opt_.nodes; i++)
+    CreateNode(i, true);
   next_node_id_ = opt_.nodes;
-  for (int c = 1; c <= 3; c++) StartClient(c, rng_.Range(0, 100 * kMs));
+  for (int c = 1; c <= 3; c++)
+    StartClient(c, rng_.Range(0, 100 * kMs));
   At(rng_.Range(200 * kMs, 1000 * kMs), [this] { Nemesis(); });
   RunUntil(opt_.fault_time);
   if (violation_) return violation_;
@@ -846,15 +855,18 @@ std::optional<Violation> World::Run() {
          << " s after the faults stopped (leader: " << (l ? std::to_string(l->id) : "none");
     if (l) {
       what << ", voters";
-      for (NodeId id : l->raft->conf_state().voters) what << " " << id;
+      for (NodeId id : l->raft->conf_state().voters)
+        what << " " << id;
       what << ", learners";
-      for (NodeId id : l->raft->conf_state().learners) what << " " << id;
+      for (NodeId id : l->raft->conf_state().learners)
+        what << " " << id;
       what << ", target " << target;
     }
     for (auto& [id, n] : nodes_) {
       if (!n->alive) continue;
       what << "; node " << id << " " << raft::StateRoleName(n->raft->role()) << " term "
-           << n->raft->term() << " applied " << n->applied << " last " << n->raft->log().LastIndex();
+           << n->raft->term() << " applied " << n->applied << " last "
+           << n->raft->log().LastIndex();
     }
     what << ")";
     Fail(what.str());
@@ -865,7 +877,8 @@ std::optional<Violation> World::Run() {
 }
 
 std::optional<Violation> World::RunLiveness(double* to_leader_ms, double* to_client_commit_ms) {
-  for (int i = 1; i <= opt_.nodes; i++) CreateNode(i, true);
+  for (int i = 1; i <= opt_.nodes; i++)
+    CreateNode(i, true);
   next_node_id_ = opt_.nodes;
   faults_on_ = false;
   max_delay_ = 1 * kMs;
@@ -961,20 +974,20 @@ int Main(int argc, char** argv) {
                 v->what.c_str());
     if (!opt.verbose) {
       std::printf("last events of seed %llu:\n", static_cast<unsigned long long>(s));
-      for (const std::string& line : replay.trace()) std::printf("  %s\n", line.c_str());
+      for (const std::string& line : replay.trace())
+        std::printf("  %s\n", line.c_str());
     }
     std::printf("reproduce: raft-sim --seeds 1 --seed-start %llu --nodes %d --verbose\n",
                 static_cast<unsigned long long>(s), opt.nodes);
   }
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   if (opt.liveness) {
-    std::printf("leader crash -> new leader's first commit: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-                Percentile(to_leader, 0.5), Percentile(to_leader, 0.99),
-                Percentile(to_leader, 1.0));
-    std::printf("leader crash -> first client write committed: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
-                Percentile(to_commit, 0.5), Percentile(to_commit, 0.99),
-                Percentile(to_commit, 1.0));
+    std::printf(
+        "leader crash -> new leader's first commit: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+        Percentile(to_leader, 0.5), Percentile(to_leader, 0.99), Percentile(to_leader, 1.0));
+    std::printf(
+        "leader crash -> first client write committed: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+        Percentile(to_commit, 0.5), Percentile(to_commit, 0.99), Percentile(to_commit, 1.0));
   }
   std::printf("(%.1f s, %.1f ms per seed)\n", secs, 1000 * secs / std::max<uint64_t>(opt.seeds, 1));
   std::printf("raft-sim: %llu seeds, %llu failures\n", static_cast<unsigned long long>(opt.seeds),
@@ -985,4 +998,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace dfs::sim
 
-int main(int argc, char** argv) { return dfs::sim::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return dfs::sim::Main(argc, argv);
+}
