@@ -10,12 +10,6 @@ namespace {
 
 constexpr char kTransferContext[] = "transfer";
 
-bool IsResponse(MessageType t) {
-  return t == MessageType::kAppResp || t == MessageType::kVoteResp ||
-         t == MessageType::kPreVoteResp || t == MessageType::kHeartbeatResp ||
-         t == MessageType::kReadIndexResp;
-}
-
 }  // namespace
 
 Raft::Raft(const Config& config, const Storage* storage)
@@ -34,7 +28,9 @@ Raft::Raft(const Config& config, const Storage* storage)
   }
   term_ = hs.term;
   vote_ = hs.vote;
-  if (config.applied > 0) log_.AppliedTo(std::min(config.applied, log_.committed()));
+  // The core always restarts at the snapshot and hands out every committed
+  // entry after it: membership changes there must be replayed. A driver
+  // skips the entries its state machine already holds.
   prev_hard_state_ = HardState{term_, vote_, log_.committed()};
   BecomeFollower(term_, kNone);
   prev_soft_state_ = SoftState{lead_, role_};
@@ -297,7 +293,9 @@ void Raft::TickHeartbeat() {
   if (role_ != StateRole::kLeader) return;
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
-    BroadcastHeartbeat("");
+    // Carry the newest pending read: if its own heartbeat round was lost,
+    // this one confirms it (and every read before it).
+    BroadcastHeartbeat(pending_reads_.empty() ? "" : pending_reads_.back().context);
   }
 }
 
@@ -528,8 +526,9 @@ void Raft::StepFollower(const Message& m) {
       HandleSnapshot(m);
       break;
     case MessageType::kTimeoutNow:
-      // The leader hands over: campaign at once, past any lease.
-      if (Promotable()) DoCampaign(CampaignType::kTransfer);
+      // The leader hands over: campaign at once, past any lease; but not
+      // with a committed membership change unapplied (as in Campaign).
+      if (Promotable() && !HasUnappliedConfChange()) DoCampaign(CampaignType::kTransfer);
       break;
     case MessageType::kReadIndexResp:
       read_states_.push_back(ReadState{m.index, m.context});
@@ -768,12 +767,16 @@ void Raft::ReportSnapshot(NodeId to, bool failed) {
 
 void Raft::Send(Message m) {
   m.from = id_;
-  if (m.term == 0 && m.type != MessageType::kProp && m.type != MessageType::kReadIndex &&
-      m.type != MessageType::kTransferLeader) {
+  // Requests a follower forwards to the leader carry no term (they are
+  // handled whatever the term); everything else carries ours unless the
+  // caller set one (vote replies carry the candidate's).
+  bool termless = m.type == MessageType::kProp || m.type == MessageType::kReadIndex ||
+                  m.type == MessageType::kTransferLeader;
+  if (termless) {
+    m.term = 0;
+  } else if (m.term == 0) {
     m.term = term_;
   }
-  if (m.type == MessageType::kReadIndex || m.type == MessageType::kTransferLeader) m.term = 0;
-  if (IsResponse(m.type) && m.term == 0) m.term = term_;
   msgs_.push_back(std::move(m));
 }
 

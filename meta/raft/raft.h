@@ -33,8 +33,6 @@ struct Config {
   // [election_tick, 2 * election_tick) at every reset.
   int election_tick = 10;
   int heartbeat_tick = 1;
-  // The state machine's applied index at start (0 = from the snapshot).
-  uint64_t applied = 0;
   uint64_t max_bytes_per_append = 1 << 20;
   uint64_t max_committed_bytes_per_ready = 8 << 20;
   size_t max_inflight_appends = 64;

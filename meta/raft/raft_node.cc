@@ -142,7 +142,6 @@ Status RaftNode::Init() {
   config.seed = std::random_device()();
   // The core replays from the snapshot so that it sees every membership
   // change; ApplyEntries skips what the state machine already has.
-  config.applied = 0;
   raft_ = std::make_unique<Raft>(config, store_.get());
   status_.id = options_.id;
   return Status::Ok();
@@ -277,6 +276,10 @@ void RaftNode::HandleReady() {
     reads_.erase(it);
   }
   bool leader_changed = rd.soft_state.has_value();
+  if (leader_changed) {
+    DFS_LOG(INFO) << "now " << StateRoleName(rd.soft_state->role) << " in term " << raft_->term()
+                  << ", leader " << rd.soft_state->lead;
+  }
   raft_->Advance(rd);
   if (leader_changed) {
     // Reads waiting on the old leader's heartbeat quorum may never finish.

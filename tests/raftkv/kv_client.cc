@@ -76,6 +76,7 @@ Result<pb::KvStatusReply> KvClient::NodeStatus(uint64_t id) {
   if (!stubs_.count(id)) return Status::NotFound("no server " + std::to_string(id));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  ctx.set_wait_for_ready(true);
   pb::KvStatusReply reply;
   grpc::Status rpc = stubs_.at(id)->Status(&ctx, pb::KvStatusRequest(), &reply);
   if (!rpc.ok()) return Status::Unavailable(rpc.error_message());
