@@ -269,11 +269,13 @@ void RaftNode::HandleReady() {
   DFS_CHECK(s.ok()) << "cannot persist the Raft log: " << s;
   SendMessages(std::move(after_persist));
   ApplyEntries(rd.committed_entries, applied_early, rd.committed_entries.size());
+  bool read_done = false;
   for (const ReadState& rs : rd.read_states) {
-    auto it = reads_.find(rs.context);
-    if (it == reads_.end()) continue;
-    ready_reads_.emplace_back(rs.index, std::move(it->second.done));
-    reads_.erase(it);
+    if (!inflight_read_ || rs.context != inflight_read_->context) continue;
+    for (PendingRead& r : inflight_read_->waiters)
+      ready_reads_.emplace_back(rs.index, std::move(r.done));
+    inflight_read_.reset();
+    read_done = true;
   }
   bool leader_changed = rd.soft_state.has_value();
   if (leader_changed) {
@@ -281,12 +283,16 @@ void RaftNode::HandleReady() {
                   << ", leader " << rd.soft_state->lead;
   }
   raft_->Advance(rd);
-  if (leader_changed) {
-    // Reads waiting on the old leader's heartbeat quorum may never finish.
-    for (auto& [ctx, read] : reads_)
-      read.done(NotLeaderStatus());
-    reads_.clear();
+  if (leader_changed && inflight_read_) {
+    // The old leader's heartbeat round may never finish: ask again (a new
+    // ReadIndex, issued after every waiter arrived, keeps them linearizable).
+    auto waiters = std::move(inflight_read_->waiters);
+    inflight_read_.reset();
+    waiting_reads_.insert(waiting_reads_.begin(), std::make_move_iterator(waiters.begin()),
+                          std::make_move_iterator(waiters.end()));
+    read_done = true;
   }
+  if (read_done) IssueReadIndex();
   ServeReads();
   MaybeSnapshot();
 }
@@ -420,23 +426,53 @@ void RaftNode::ExpireRequests() {
                                     " not applied in time; it may still be"));
     it = proposals_.erase(it);
   }
-  for (auto it = reads_.begin(); it != reads_.end();) {
-    if (it->second.deadline > now) {
-      ++it;
-      continue;
+  auto expire = [&](std::vector<PendingRead>& reads) {
+    std::erase_if(reads, [&](PendingRead& r) {
+      if (r.deadline > now) return false;
+      r.done(Status::Timeout("read barrier not confirmed in time"));
+      return true;
+    });
+  };
+  expire(waiting_reads_);
+  if (inflight_read_) {
+    expire(inflight_read_->waiters);
+    if (inflight_read_->retry_at <= now) {
+      // Lost on the way (e.g. forwarded to a leader that died): ask again.
+      waiting_reads_.insert(waiting_reads_.begin(),
+                            std::make_move_iterator(inflight_read_->waiters.begin()),
+                            std::make_move_iterator(inflight_read_->waiters.end()));
+      inflight_read_.reset();
     }
-    it->second.done(Status::Timeout("read barrier not confirmed in time"));
-    it = reads_.erase(it);
   }
+  IssueReadIndex();
+}
+
+void RaftNode::IssueReadIndex() {
+  if (inflight_read_ || waiting_reads_.empty()) return;
+  std::string ctx = std::to_string(next_read_id_++);
+  if (raft_->ReadIndex(ctx) != RaftError::kOk) {
+    for (PendingRead& r : waiting_reads_)
+      r.done(NotLeaderStatus());
+    waiting_reads_.clear();
+    return;
+  }
+  inflight_read_ = InflightRead{
+      ctx, std::chrono::steady_clock::now() + 2 * options_.election_ticks * options_.tick, {}};
+  inflight_read_->waiters.swap(waiting_reads_);
 }
 
 void RaftNode::FailPending(const Status& status) {
   for (auto& [index, p] : proposals_)
     p.done(status);
   proposals_.clear();
-  for (auto& [ctx, read] : reads_)
-    read.done(status);
-  reads_.clear();
+  for (PendingRead& r : waiting_reads_)
+    r.done(status);
+  waiting_reads_.clear();
+  if (inflight_read_) {
+    for (PendingRead& r : inflight_read_->waiters)
+      r.done(status);
+    inflight_read_.reset();
+  }
   for (auto& [index, done] : ready_reads_)
     done(status);
   ready_reads_.clear();
@@ -483,13 +519,8 @@ Result<std::string> RaftNode::ProposeAndWait(std::string data, std::chrono::mill
 
 void RaftNode::ReadBarrier(std::function<void(Status)> done) {
   Post([this, done = std::move(done)]() mutable {
-    std::string ctx = std::to_string(next_read_id_++);
-    RaftError err = raft_->ReadIndex(ctx);
-    if (err != RaftError::kOk) {
-      done(NotLeaderStatus());
-      return;
-    }
-    reads_[ctx] = PendingRead{RequestDeadline(), std::move(done)};
+    waiting_reads_.push_back(PendingRead{RequestDeadline(), std::move(done)});
+    IssueReadIndex();
   });
 }
 

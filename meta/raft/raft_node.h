@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -148,15 +149,24 @@ class RaftNode : private TransportHandler {
     Deadline deadline;
     std::function<void(Status)> done;
   };
+  // Read barriers share ReadIndex rounds: callers that arrive while one is
+  // in flight wait for the next, which is issued as soon as it returns.
+  struct InflightRead {
+    std::string context;
+    Deadline retry_at;  // re-issued if the leader never answers
+    std::vector<PendingRead> waiters;
+  };
+  void IssueReadIndex();
   void ExpireRequests();
   Deadline RequestDeadline() const {
     return std::chrono::steady_clock::now() + options_.request_timeout;
   }
   std::map<uint64_t, PendingProposal> proposals_;  // by log index
   uint64_t next_read_id_ = 1;
-  std::map<std::string, PendingRead> reads_;  // by context
-  std::vector<std::pair<uint64_t, std::function<void(Status)>>> ready_reads_;
-  std::map<uint64_t, std::string> incoming_snapshots_;  // index -> dir
+  std::vector<PendingRead> waiting_reads_;
+  std::optional<InflightRead> inflight_read_;
+  std::vector<std::pair<uint64_t, std::function<void(Status)>>> ready_reads_;  // (index, done)
+  std::map<uint64_t, std::string> incoming_snapshots_;                         // index -> dir
   std::map<NodeId, std::string> addresses_;
 
   mutable std::mutex status_mu_;
