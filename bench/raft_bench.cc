@@ -22,7 +22,7 @@
 
 #include "proto/raftkv.grpc.pb.h"
 #include "tests/raftkv/kv_client.h"
-#include "tests/support/process.h"
+#include "tests/support/server_group.h"
 
 namespace dfs::bench {
 namespace {
@@ -90,44 +90,24 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (opt.dir.empty()) opt.dir = (fs::temp_directory_path() / "raft-bench").string();
-  fs::remove_all(opt.dir);
-  fs::create_directories(opt.dir);
-
-  std::map<uint64_t, std::string> addresses;
-  for (uint64_t id = 1; id <= 3; id++) {
-    addresses[id] = "127.0.0.1:" + std::to_string(testing::FreePort());
-  }
-  std::string peers;
-  for (const auto& [id, address] : addresses) {
-    peers += (peers.empty() ? "" : ",") + std::to_string(id) + "=" + address;
-  }
-  std::vector<std::unique_ptr<testing::Process>> servers;
-  for (const auto& [id, address] : addresses) {
-    servers.push_back(std::make_unique<testing::Process>());
-    std::string data = opt.dir + "/node" + std::to_string(id);
-    if (!servers.back()->Start(
-            {testing::BinDir() + "/raft-kv-server", "--id", std::to_string(id), "--listen", address,
-             "--peers", peers, "--data-dir", data, "--log-level", "warn"},
-            data + ".log")) {
-      std::fprintf(stderr, "raft-bench: cannot start raft-kv-server\n");
-      return 1;
-    }
-  }
+  // Without --dir, a temporary directory removed at the end.
+  testing::ServerGroup servers("raft-kv-server", 3, {"--log-level", "warn"}, opt.dir);
+  const auto& addresses = servers.addresses();
   raftkv::KvClient probe(addresses);
   if (!probe.Put("warmup", "x").ok()) {
-    std::fprintf(stderr, "raft-bench: the cluster did not come up (logs in %s)\n", opt.dir.c_str());
+    std::fprintf(stderr, "raft-bench: the cluster did not come up (logs in %s)\n",
+                 servers.dir().c_str());
     return 1;
   }
   uint64_t leader = probe.leader_guess();
-  auto channel = grpc::CreateChannel(addresses[leader], grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel(addresses.at(leader), grpc::InsecureChannelCredentials());
 
   std::printf(
       "raft-bench: 3 raft-kv-server processes on loopback, fsync on, %zu-byte values, "
       "%.0f s per run, %u cores\n",
       opt.value_bytes, opt.seconds, std::thread::hardware_concurrency());
   std::printf("disk floor: %.0f write+fdatasync per second in %s (one writer)\n",
-              FsyncRate(opt.dir, 2), opt.dir.c_str());
+              FsyncRate(servers.dir(), 2), servers.dir().c_str());
   std::printf("%10s %14s %12s %12s %10s\n", "proposers", "commits/s", "p50 ms", "p99 ms", "errors");
   double single = 0;
   uint64_t prev_fsyncs = 0, prev_entries = 0, prev_readies = 0, prev_micros = 0;
@@ -210,8 +190,6 @@ int Main(int argc, char** argv) {
       prev_micros = st->persist_micros();
     }
   }
-  servers.clear();
-  fs::remove_all(opt.dir);
   return 0;
 }
 

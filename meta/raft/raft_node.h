@@ -101,6 +101,8 @@ class RaftNode : private TransportHandler {
   Status TransferLeadership(NodeId to);
 
   RaftNodeStatus GetStatus() const;
+  // The cluster id Raft traffic carries, once known (see ClusterIdentity).
+  void SetClusterId(const std::string& id) { transport_.SetClusterId(id); }
   void Stop();
 
  private:

@@ -98,16 +98,17 @@ bool SafeFileName(const std::string& name) {
 
 class RaftTransport::Service final : public pb::RaftService::Service {
  public:
-  Service(const TransportOptions& options, TransportHandler* handler)
-      : options_(options), handler_(handler) {}
+  Service(const TransportOptions& options, const ClusterIdentity& cluster_id,
+          TransportHandler* handler)
+      : options_(options), cluster_id_(cluster_id), handler_(handler) {}
 
   grpc::Status Send(grpc::ServerContext*, grpc::ServerReader<pb::RaftBatch>* reader,
                     pb::RaftAck*) override {
     pb::RaftBatch batch;
     while (reader->Read(&batch)) {
-      if (batch.header().cluster_id() != options_.cluster_id) {
+      if (!cluster_id_.Accepts(batch.header().cluster_id())) {
         return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                            "cluster id mismatch: this is " + options_.cluster_id);
+                            "cluster id mismatch: this is " + cluster_id_.Get());
       }
       for (pb::RaftMessage& pm : *batch.mutable_messages()) {
         Message m;
@@ -133,7 +134,7 @@ class RaftTransport::Service final : public pb::RaftService::Service {
     };
     bool first = true, complete = false;
     while (reader->Read(&piece)) {
-      if (piece.header().cluster_id() != options_.cluster_id) return fail("cluster id mismatch");
+      if (!cluster_id_.Accepts(piece.header().cluster_id())) return fail("cluster id mismatch");
       if (first) {
         first = false;
         if (!FromProto(piece.mutable_message(), &m) || m.type != MessageType::kSnap ||
@@ -175,6 +176,7 @@ class RaftTransport::Service final : public pb::RaftService::Service {
 
  private:
   const TransportOptions& options_;
+  const ClusterIdentity& cluster_id_;
   TransportHandler* handler_;
 };
 
@@ -182,8 +184,9 @@ class RaftTransport::Service final : public pb::RaftService::Service {
 
 class RaftTransport::Peer {
  public:
-  Peer(NodeId id, std::string address, const TransportOptions& options, TransportHandler* handler)
-      : id_(id), options_(options), handler_(handler) {
+  Peer(NodeId id, std::string address, const TransportOptions& options,
+       const ClusterIdentity& cluster_id, TransportHandler* handler)
+      : id_(id), options_(options), cluster_id_(cluster_id), handler_(handler) {
     SetAddress(std::move(address));
     thread_ = std::thread([this] { Run(); });
   }
@@ -262,7 +265,7 @@ class RaftTransport::Peer {
         }
       }
       pb::RaftBatch out;
-      out.mutable_header()->set_cluster_id(options_.cluster_id);
+      out.mutable_header()->set_cluster_id(cluster_id_.Get());
       size_t bytes = 0;
       bool ok = true;
       for (Message& m : batch) {
@@ -307,7 +310,7 @@ class RaftTransport::Peer {
     pb::RaftAck ack;
     auto writer = stub->InstallSnapshot(&ctx, &ack);
     pb::SnapshotPiece piece;
-    piece.mutable_header()->set_cluster_id(options_.cluster_id);
+    piece.mutable_header()->set_cluster_id(cluster_id_.Get());
     ToProto(m, piece.mutable_message());
     std::error_code ec;
     std::vector<std::string> files;
@@ -351,6 +354,7 @@ class RaftTransport::Peer {
 
   const NodeId id_;
   const TransportOptions& options_;
+  const ClusterIdentity& cluster_id_;
   TransportHandler* handler_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -376,8 +380,9 @@ void ConfigureRaftServer(grpc::ServerBuilder* builder) {
 
 RaftTransport::RaftTransport(TransportOptions options, TransportHandler* handler)
     : options_(std::move(options)),
+      cluster_id_(options_.cluster_id),
       handler_(handler),
-      service_(std::make_unique<Service>(options_, handler)) {}
+      service_(std::make_unique<Service>(options_, cluster_id_, handler)) {}
 
 RaftTransport::~RaftTransport() {
   Stop();
@@ -395,7 +400,7 @@ void RaftTransport::SetPeer(NodeId id, const std::string& address) {
     it->second->SetAddress(address);
     return;
   }
-  peers_.emplace(id, std::make_unique<Peer>(id, address, options_, handler_));
+  peers_.emplace(id, std::make_unique<Peer>(id, address, options_, cluster_id_, handler_));
 }
 
 void RaftTransport::RemovePeer(NodeId id) {

@@ -32,9 +32,33 @@ class TransportHandler {
   virtual void OnSnapshotSent(NodeId peer, bool failed) = 0;
 };
 
+// The cluster id that Raft traffic carries. A new cluster learns its id
+// only when the format command is applied, so it can be set after start.
+// Two ids match when equal, or when either side does not know its id yet.
+class ClusterIdentity {
+ public:
+  explicit ClusterIdentity(std::string id) : id_(std::move(id)) {}
+  void Set(std::string id) {
+    std::lock_guard lock(mu_);
+    id_ = std::move(id);
+  }
+  std::string Get() const {
+    std::lock_guard lock(mu_);
+    return id_;
+  }
+  bool Accepts(const std::string& theirs) const {
+    std::lock_guard lock(mu_);
+    return id_.empty() || theirs.empty() || id_ == theirs;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string id_;
+};
+
 struct TransportOptions {
   NodeId self = kNone;
-  std::string cluster_id;             // every batch carries it; others are refused
+  std::string cluster_id;  // initial value; see ClusterIdentity
   std::string incoming_dir;           // where received snapshots are assembled
   size_t max_queued_per_peer = 4096;  // beyond this, messages are dropped
   size_t max_batch_bytes = 4 << 20;
@@ -66,11 +90,15 @@ class RaftTransport {
 
   void Stop();
 
+  // Sets the cluster id once it is known (after format).
+  void SetClusterId(const std::string& id) { cluster_id_.Set(id); }
+
  private:
   class Peer;
   class Service;
 
   TransportOptions options_;
+  ClusterIdentity cluster_id_;
   TransportHandler* handler_;
   std::unique_ptr<Service> service_;
   mutable std::mutex mu_;

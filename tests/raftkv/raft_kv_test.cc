@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "tests/raftkv/kv_client.h"
-#include "tests/support/process.h"
+#include "tests/support/server_group.h"
 
 namespace dfs::raftkv {
 namespace {
@@ -20,52 +20,26 @@ namespace fs = std::filesystem;
 
 class KvCluster {
  public:
-  explicit KvCluster(int n, uint64_t snapshot_entries) : snapshot_entries_(snapshot_entries) {
-    dir_ = fs::temp_directory_path() / ("raftkv-test-" + std::to_string(getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    for (int id = 1; id <= n; id++) {
-      addresses_[id] = "127.0.0.1:" + std::to_string(testing::FreePort());
-    }
-    founders_ = addresses_;
-    for (int id = 1; id <= n; id++)
-      Start(id);
-    client_ = std::make_unique<KvClient>(addresses_);
+  KvCluster(int n, uint64_t snapshot_entries)
+      : group_("raft-kv-server", n, {"--snapshot-entries", std::to_string(snapshot_entries)}) {
+    client_ = std::make_unique<KvClient>(group_.addresses());
   }
 
+  void Start(uint64_t id) { REQUIRE(group_.Start(id)); }
+  void Kill(uint64_t id) { group_.Kill(id); }
   // Starts a new, empty server that is not a member yet; returns its address.
   std::string StartJoiner(uint64_t id) {
-    addresses_[id] = "127.0.0.1:" + std::to_string(testing::FreePort());
-    client_->AddServer(id, addresses_[id]);
-    Start(id);
-    return addresses_[id];
+    std::string address = group_.StartJoiner(id);
+    client_->AddServer(id, address);
+    return address;
   }
-  ~KvCluster() {
-    procs_.clear();
-    if (!getenv("KEEP_TEST_DIR")) fs::remove_all(dir_);
-  }
-
-  void Start(uint64_t id) {
-    std::string peers;
-    for (const auto& [pid, address] : founders_) {
-      peers += (peers.empty() ? "" : ",") + std::to_string(pid) + "=" + address;
-    }
-    auto& p = procs_[id];
-    p = std::make_unique<testing::Process>();
-    REQUIRE(p->Start({testing::BinDir() + "/raft-kv-server", "--id", std::to_string(id), "--listen",
-                      addresses_[id], "--peers", peers, "--data-dir",
-                      (dir_ / ("node" + std::to_string(id))).string(), "--snapshot-entries",
-                      std::to_string(snapshot_entries_)},
-                     (dir_ / ("node" + std::to_string(id) + ".log")).string()));
-  }
-  void Kill(uint64_t id) { procs_.at(id)->Kill(); }
 
   // The node every live server agrees leads, waiting up to `timeout`.
   uint64_t WaitForLeader(std::chrono::milliseconds timeout = 10s) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
-      for (const auto& [id, p] : procs_) {
-        if (!p->running()) continue;
+      for (const auto& [id, address] : group_.addresses()) {
+        if (!group_.running(id)) continue;
         auto st = client_->NodeStatus(id);
         if (st.ok() && st->role() == "leader") return id;
       }
@@ -88,11 +62,7 @@ class KvCluster {
   KvClient& client() { return *client_; }
 
  private:
-  fs::path dir_;
-  uint64_t snapshot_entries_;
-  std::map<uint64_t, std::string> addresses_;
-  std::map<uint64_t, std::string> founders_;
-  std::map<uint64_t, std::unique_ptr<testing::Process>> procs_;
+  testing::ServerGroup group_;
   std::unique_ptr<KvClient> client_;
 };
 

@@ -1,0 +1,219 @@
+#include "client/meta_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <random>
+#include <thread>
+
+namespace dfs::client {
+
+MetaClient::MetaClient(MetaClientOptions options) : options_(std::move(options)) {
+  grpc::ChannelArguments args;
+  // Servers restart under us: reconnect fast rather than with gRPC's
+  // default backoff, which grows to two minutes.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  for (const std::string& address : options_.servers) {
+    stubs_.push_back(pb::MetaService::NewStub(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+  }
+  std::random_device rd;
+  session_id_ = (uint64_t{rd()} << 32) | rd();
+  if (session_id_ == 0) session_id_ = 1;
+}
+
+void MetaClient::SetCredentials(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups) {
+  std::lock_guard lock(mu_);
+  options_.uid = uid;
+  options_.gid = gid;
+  options_.groups = std::move(groups);
+}
+
+pb::RpcHeader MetaClient::Header(bool mutation) {
+  pb::RpcHeader h;
+  h.set_cluster_id(options_.cluster_id);
+  h.set_uid(options_.uid);
+  h.set_gid(options_.gid);
+  for (uint32_t g : options_.groups)
+    h.add_groups(g);
+  if (mutation) {
+    h.set_session_id(session_id_);
+    h.set_sequence(++sequence_);
+  }
+  return h;
+}
+
+bool MetaClient::FollowHint(const std::string& leader_address) {
+  for (size_t i = 0; i < options_.servers.size(); i++) {
+    if (options_.servers[i] == leader_address && i != leader_) {
+      leader_ = i;
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Reply, class Call>
+Status MetaClient::Invoke(Reply* reply, Call call) {
+  if (stubs_.empty()) return Status::InvalidArgument("no metadata servers given");
+  auto end = std::chrono::steady_clock::now() + options_.timeout;
+  Status last = Status::Unavailable("no metadata server answered");
+  size_t attempts = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
+    reply->Clear();
+    grpc::Status rpc = call(stubs_[leader_].get(), &ctx, reply);
+    if (rpc.ok() && reply->error().code() == 0) return Status::Ok();
+    if (!rpc.ok()) {
+      last = Status::Unavailable(options_.servers[leader_] + ": " + rpc.error_message());
+    } else {
+      last = Status(ErrorCodeFromNumber(reply->error().code()), reply->error().message());
+      if (!last.IsRetryable()) return last;
+      const std::string& hint = reply->error().leader_address();
+      if (last.code() == ErrorCode::NOT_LEADER && FollowHint(hint)) continue;
+    }
+    leader_ = (leader_ + 1) % stubs_.size();
+    // After a full round without an answer, pause: an election takes time.
+    if (++attempts % stubs_.size() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return last.WithContext("metadata call gave up after " +
+                          std::to_string(options_.timeout.count()) + " ms");
+}
+
+Result<pb::InodeAttr> MetaClient::Lookup(uint64_t parent, const std::string& name) {
+  std::lock_guard lock(mu_);
+  pb::LookupRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_parent(parent);
+  req.set_name(name);
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Lookup(ctx, req, r); }));
+  return reply.attr();
+}
+
+Result<pb::InodeAttr> MetaClient::GetAttr(uint64_t inode) {
+  std::lock_guard lock(mu_);
+  pb::GetAttrRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetAttr(ctx, req, r); }));
+  return reply.attr();
+}
+
+Result<pb::InodeAttr> MetaClient::Create(uint64_t parent, const std::string& name,
+                                         pb::FileType type, uint32_t mode, bool exclusive,
+                                         const std::string& symlink_target) {
+  std::lock_guard lock(mu_);
+  pb::CreateRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_parent(parent);
+  req.set_name(name);
+  req.set_type(type);
+  req.set_mode(mode);
+  req.set_exclusive(exclusive);
+  req.set_symlink_target(symlink_target);
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Create(ctx, req, r); }));
+  return reply.attr();
+}
+
+Result<pb::InodeAttr> MetaClient::SetAttr(const pb::SetAttrRequest& request) {
+  std::lock_guard lock(mu_);
+  pb::SetAttrRequest req = request;
+  *req.mutable_header() = Header(true);
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->SetAttr(ctx, req, r); }));
+  return reply.attr();
+}
+
+Status MetaClient::Unlink(uint64_t parent, const std::string& name) {
+  std::lock_guard lock(mu_);
+  pb::EntryRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_parent(parent);
+  req.set_name(name);
+  pb::EmptyReply reply;
+  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Unlink(ctx, req, r); });
+}
+
+Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
+  std::lock_guard lock(mu_);
+  pb::EntryRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_parent(parent);
+  req.set_name(name);
+  pb::EmptyReply reply;
+  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rmdir(ctx, req, r); });
+}
+
+Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                          const std::string& new_name, uint32_t flags) {
+  std::lock_guard lock(mu_);
+  pb::RenameRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_parent(parent);
+  req.set_name(name);
+  req.set_new_parent(new_parent);
+  req.set_new_name(new_name);
+  req.set_flags(flags);
+  pb::EmptyReply reply;
+  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rename(ctx, req, r); });
+}
+
+Result<pb::InodeAttr> MetaClient::Link(uint64_t inode, uint64_t new_parent,
+                                       const std::string& new_name) {
+  std::lock_guard lock(mu_);
+  pb::LinkRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_inode(inode);
+  req.set_new_parent(new_parent);
+  req.set_new_name(new_name);
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Link(ctx, req, r); }));
+  return reply.attr();
+}
+
+Result<std::string> MetaClient::ReadLink(uint64_t inode) {
+  std::lock_guard lock(mu_);
+  pb::GetAttrRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  pb::ReadLinkReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->ReadLink(ctx, req, r); }));
+  return reply.target();
+}
+
+Result<pb::ReadDirReply> MetaClient::ReadDir(uint64_t inode, const std::string& cookie,
+                                             uint32_t max_entries) {
+  std::lock_guard lock(mu_);
+  pb::ReadDirRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  req.set_cookie(cookie);
+  req.set_max_entries(max_entries);
+  pb::ReadDirReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->ReadDir(ctx, req, r); }));
+  return reply;
+}
+
+Result<pb::StatFsReply> MetaClient::StatFs() {
+  std::lock_guard lock(mu_);
+  pb::StatFsRequest req;
+  *req.mutable_header() = Header(false);
+  pb::StatFsReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->StatFs(ctx, req, r); }));
+  return reply;
+}
+
+}  // namespace dfs::client

@@ -1,0 +1,79 @@
+// MetaClient: the client side of the metadata service, as libdfsclient, the
+// mount, dfsadmin and the tests use it. It finds the leader, follows
+// NOT_LEADER hints, and retries a call on other servers until `timeout`
+// (hard-mount semantics, DESIGN §5): the caller sees a pause, not an error.
+//
+// Exactly once: every mutation carries this client's session id and the
+// next sequence number; a retry after a lost reply or a leader change
+// resends the same number, and the state machine answers it from its
+// session record instead of applying it twice.
+//
+// Threading: a MetaClient issues one call at a time (calls take a lock);
+// use one per thread for concurrency.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "proto/meta.grpc.pb.h"
+
+namespace dfs::client {
+
+struct MetaClientOptions {
+  std::vector<std::string> servers;  // host:port of every dfs-meta
+  std::chrono::milliseconds timeout{60000};
+  std::chrono::milliseconds rpc_timeout{5000};  // one attempt
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;
+  std::string cluster_id;  // empty: learn it from the first reply that names one
+};
+
+class MetaClient {
+ public:
+  explicit MetaClient(MetaClientOptions options);
+
+  Result<pb::InodeAttr> Lookup(uint64_t parent, const std::string& name);
+  Result<pb::InodeAttr> GetAttr(uint64_t inode);
+  Result<pb::InodeAttr> Create(uint64_t parent, const std::string& name, pb::FileType type,
+                               uint32_t mode, bool exclusive = false,
+                               const std::string& symlink_target = "");
+  Result<pb::InodeAttr> SetAttr(const pb::SetAttrRequest& request);
+  Status Unlink(uint64_t parent, const std::string& name);
+  Status Rmdir(uint64_t parent, const std::string& name);
+  Status Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
+                const std::string& new_name, uint32_t flags = 0);
+  Result<pb::InodeAttr> Link(uint64_t inode, uint64_t new_parent, const std::string& new_name);
+  Result<std::string> ReadLink(uint64_t inode);
+  Result<pb::ReadDirReply> ReadDir(uint64_t inode, const std::string& cookie,
+                                   uint32_t max_entries = 0);
+  Result<pb::StatFsReply> StatFs();
+
+  uint64_t session_id() const { return session_id_; }
+  // Sets the credentials later calls carry.
+  void SetCredentials(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups);
+
+ private:
+  // Runs `call` (stub, context, reply) against the leader until it returns
+  // a final answer or the timeout passes.
+  template <class Reply, class Call>
+  Status Invoke(Reply* reply, Call call);
+  pb::RpcHeader Header(bool mutation);
+  // Points leader_ at the server with this address; false if it already
+  // does or the address is unknown.
+  bool FollowHint(const std::string& leader_address);
+
+  MetaClientOptions options_;
+  std::vector<std::unique_ptr<pb::MetaService::Stub>> stubs_;
+  std::mutex mu_;
+  size_t leader_ = 0;  // index into stubs_
+  uint64_t session_id_;
+  uint64_t sequence_ = 0;
+};
+
+}  // namespace dfs::client

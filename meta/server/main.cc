@@ -1,0 +1,164 @@
+// dfs-meta: the metadata server. Three or five form one Raft group; the
+// leader serves every request (DESIGN §3).
+//
+//   dfs-meta --id 1 --listen 127.0.0.1:7001 \
+//       --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir /var/lib/dfs/meta
+//
+// The first leader of a new group formats it (a fresh cluster id, the root
+// directory); later starts recover from RocksDB and the Raft log.
+#include <grpcpp/grpcpp.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/uuid.h"
+#include "meta/meta_store.h"
+#include "meta/raft/raft_node.h"
+#include "meta/server/meta_service.h"
+#include "meta/server/node_registry.h"
+
+namespace dfs::meta {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+struct MetaConfig {
+  uint64_t id = 0;
+  std::string listen;
+  std::vector<std::string> peers;
+  std::string data_dir;
+  Bytes chunk_size{64 << 20};
+  uint32_t replication = 3;
+  std::chrono::milliseconds node_dead_after{60000};
+  std::chrono::milliseconds raft_tick{100};
+  int32_t raft_heartbeat_ticks = 1;
+  int32_t raft_election_ticks = 5;
+  uint64_t raft_snapshot_entries = 20000;
+  std::string log_level = "info";
+};
+
+int Main(int argc, char** argv) {
+  MetaConfig cfg;
+  ConfigParser parser("dfs-meta", "dfs metadata server (one member of the Raft group)");
+  parser.Add("id", &cfg.id, "this server's id in the group (> 0)");
+  parser.Add("listen", &cfg.listen, "host:port for clients, chunk servers and peers");
+  parser.Add("peers", &cfg.peers, "founding members, ID=HOST:PORT,... (this server included)");
+  parser.Add("data_dir", &cfg.data_dir, "directory for the Raft log, the state and snapshots");
+  parser.Add("chunk_size", &cfg.chunk_size, "chunk size, fixed when the cluster is formatted");
+  parser.Add("replication", &cfg.replication, "replicas per chunk");
+  parser.Add("node_dead_after", &cfg.node_dead_after, "a chunk server silent this long is dead");
+  parser.Add("raft.tick", &cfg.raft_tick, "Raft clock tick");
+  parser.Add("raft.heartbeat_ticks", &cfg.raft_heartbeat_ticks, "leader heartbeat, in ticks");
+  parser.Add("raft.election_ticks", &cfg.raft_election_ticks,
+             "minimum election timeout, in ticks (randomized up to twice that)");
+  parser.Add("raft.snapshot_entries", &cfg.raft_snapshot_entries,
+             "snapshot and compact the log every N entries");
+  parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
+  Status s = parser.Parse(argc, argv);
+  if (parser.help_requested()) return 0;
+  if (!s.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (cfg.id == 0 || cfg.listen.empty() || cfg.data_dir.empty()) {
+    std::fprintf(stderr, "dfs-meta: --id, --listen and --data-dir are required (see --help)\n");
+    return 2;
+  }
+  if (cfg.chunk_size.value < (1 << 20) || cfg.chunk_size.value % (64 << 10) != 0) {
+    std::fprintf(stderr, "dfs-meta: --chunk-size must be a multiple of 64KiB, at least 1MiB\n");
+    return 2;
+  }
+  if (cfg.replication == 0) {
+    std::fprintf(stderr, "dfs-meta: --replication must be at least 1\n");
+    return 2;
+  }
+  s = InitLogging(cfg.log_level, "dfs-meta-" + std::to_string(cfg.id));
+  if (!s.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  auto peers = raft::ParsePeers(cfg.peers);
+  if (!peers.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", peers.status().ToString().c_str());
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  auto store = MetaStore::Open(cfg.data_dir + "/state");
+  if (!store.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", store.status().ToString().c_str());
+    return 1;
+  }
+  raft::RaftNodeOptions options;
+  options.id = cfg.id;
+  options.peers = *peers;
+  options.data_dir = cfg.data_dir;
+  options.cluster_id = (*store)->formatted() ? (*store)->cluster_id() : "";
+  options.tick = cfg.raft_tick;
+  options.heartbeat_ticks = cfg.raft_heartbeat_ticks;
+  options.election_ticks = cfg.raft_election_ticks;
+  options.snapshot_entries = cfg.raft_snapshot_entries;
+  auto node = raft::RaftNode::Start(options, store->get());
+  if (!node.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", node.status().ToString().c_str());
+    return 1;
+  }
+  NodeRegistry registry(cfg.node_dead_after);
+  MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(),
+                          &registry);
+  grpc::ServerBuilder builder;
+  raft::ConfigureRaftServer(&builder);
+  int port = 0;
+  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService((*node)->raft_service());
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "dfs-meta: cannot listen on %s\n", cfg.listen.c_str());
+    return 1;
+  }
+  DFS_LOG(INFO) << "dfs-meta " << cfg.id << " serving on " << cfg.listen;
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  std::signal(SIGINT, [](int) { g_stop = true; });
+
+  // Leader duties. A new group is formatted by its first leader; every
+  // server learns the cluster id from the applied format command.
+  bool cluster_id_known = (*store)->formatted();
+  raft::StateRole last_role = raft::StateRole::kFollower;
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    raft::RaftNodeStatus st = (*node)->GetStatus();
+    if (st.role == raft::StateRole::kLeader && last_role != raft::StateRole::kLeader) {
+      // A new leader rebuilds liveness from heartbeats (DESIGN §3).
+      registry.Reset();
+    }
+    last_role = st.role;
+    if (!(*store)->formatted() && st.role == raft::StateRole::kLeader) {
+      pb::MetaCommand cmd;
+      cmd.mutable_format()->set_cluster_id(NewUuid());
+      cmd.mutable_format()->set_chunk_size(cfg.chunk_size.value);
+      auto r = (*node)->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(5));
+      if (!r.ok()) DFS_LOG(WARN) << "formatting the cluster: " << r.status();
+    }
+    if (!cluster_id_known && (*store)->formatted()) {
+      (*node)->SetClusterId((*store)->cluster_id());
+      cluster_id_known = true;
+      DFS_LOG(INFO) << "cluster id " << (*store)->cluster_id();
+    }
+  }
+  DFS_LOG(INFO) << "dfs-meta " << cfg.id << " shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  (*node)->Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace dfs::meta
+
+int main(int argc, char** argv) {
+  return dfs::meta::Main(argc, argv);
+}

@@ -1,0 +1,337 @@
+#include "meta/server/meta_service.h"
+
+#include <chrono>
+
+namespace dfs::meta {
+
+namespace {
+
+Credentials Creds(const pb::RpcHeader& h) {
+  return Credentials{h.uid(), h.gid(), std::vector<uint32_t>(h.groups().begin(), h.groups().end())};
+}
+
+int64_t WallNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr uint32_t kDefaultReadDirEntries = 256;
+constexpr uint32_t kMaxReadDirEntries = 4096;
+constexpr uint64_t kMaxChunksPerCall = 1024;
+
+}  // namespace
+
+MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
+                                 NodeRegistry* registry)
+    : options_(options),
+      node_(node),
+      store_(store),
+      registry_(registry),
+      rng_(std::random_device()()) {}
+
+Status MetaServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
+  if (!header.cluster_id().empty() && store_->formatted() &&
+      header.cluster_id() != store_->cluster_id()) {
+    return Status::ClusterMismatch("this is cluster " + store_->cluster_id() + ", not " +
+                                   header.cluster_id());
+  }
+  return Status::Ok();
+}
+
+void MetaServiceImpl::FillError(const Status& s, pb::Error* error) const {
+  error->set_code(static_cast<uint32_t>(s.code()));
+  error->set_message(std::string(s.message()));
+  if (s.code() == ErrorCode::NOT_LEADER) {
+    raft::RaftNodeStatus st = node_->GetStatus();
+    error->set_leader_id(st.leader);
+    error->set_leader_address(st.leader_address);
+  }
+}
+
+template <class Reply, class Fill, class Out>
+grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
+                                                  const pb::RpcHeader& header, Reply* reply,
+                                                  Fill fill, Out out) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status s = CheckHeader(header); !s.ok()) {
+    FillError(s, reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  pb::MetaCommand cmd;
+  cmd.set_session_id(header.session_id());
+  cmd.set_sequence(header.sequence());
+  cmd.set_now_ns(WallNanos());
+  cmd.set_uid(header.uid());
+  cmd.set_gid(header.gid());
+  *cmd.mutable_groups() = header.groups();
+  fill(&cmd);
+  node_->Propose(cmd.SerializeAsString(), [this, reactor, reply, out](Result<std::string> r) {
+    if (!r.ok()) {
+      FillError(r.status(), reply->mutable_error());
+    } else {
+      pb::MetaReply meta_reply;
+      if (!meta_reply.ParseFromString(*r)) {
+        FillError(Status::Internal("undecodable reply from the state machine"),
+                  reply->mutable_error());
+      } else {
+        *reply->mutable_error() = meta_reply.error();
+        if (meta_reply.error().code() == 0) out(meta_reply, reply);
+      }
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+template <class Reply, class ReadFn>
+grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
+                                                const pb::RpcHeader& header, Reply* reply,
+                                                ReadFn read) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status s = CheckHeader(header); !s.ok()) {
+    FillError(s, reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  node_->ReadBarrier([this, reactor, reply, read](Status s) {
+    if (s.ok()) s = read(reply);
+    if (!s.ok()) FillError(s, reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+// ------------------------------------------------------------------- reads
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* ctx,
+                                                  const pb::LookupRequest* req,
+                                                  pb::AttrReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::AttrReply* r) -> Status {
+    ASSIGN_OR_RETURN(*r->mutable_attr(),
+                     store_->Lookup(Creds(req->header()), req->parent(), req->name()));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* ctx,
+                                                   const pb::GetAttrRequest* req,
+                                                   pb::AttrReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::AttrReply* r) -> Status {
+    ASSIGN_OR_RETURN(*r->mutable_attr(), store_->GetAttr(req->inode()));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext* ctx,
+                                                    const pb::GetAttrRequest* req,
+                                                    pb::ReadLinkReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::ReadLinkReply* r) -> Status {
+    ASSIGN_OR_RETURN(*r->mutable_target(), store_->ReadLink(req->inode()));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* ctx,
+                                                   const pb::ReadDirRequest* req,
+                                                   pb::ReadDirReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::ReadDirReply* r) -> Status {
+    uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
+                                           : std::min(req->max_entries(), kMaxReadDirEntries);
+    ASSIGN_OR_RETURN(*r, store_->ReadDir(Creds(req->header()), req->inode(), req->cookie(), max));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* ctx,
+                                                  const pb::StatFsRequest* req,
+                                                  pb::StatFsReply* reply) {
+  return Read(ctx, req->header(), reply, [this](pb::StatFsReply* r) -> Status {
+    uint64_t capacity = 0, free = 0;
+    registry_->Totals(&capacity, &free);
+    r->set_total_bytes(capacity);
+    r->set_free_bytes(free);
+    r->set_inodes(store_->InodeCount());
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Access(grpc::CallbackServerContext* ctx,
+                                                  const pb::AccessRequest* req,
+                                                  pb::EmptyReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::EmptyReply*) {
+    return store_->Access(Creds(req->header()), req->inode(), req->mask());
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext* ctx,
+                                                    const pb::XattrRequest* req,
+                                                    pb::XattrReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::XattrReply* r) -> Status {
+    ASSIGN_OR_RETURN(*r->mutable_value(),
+                     store_->GetXattr(Creds(req->header()), req->inode(), req->name()));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext* ctx,
+                                                     const pb::XattrRequest* req,
+                                                     pb::XattrReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::XattrReply* r) -> Status {
+    ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(req->header()), req->inode()));
+    for (auto& n : names)
+      r->add_names(std::move(n));
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
+                                                     const pb::GetChunksRequest* req,
+                                                     pb::GetChunksReply* reply) {
+  return Read(ctx, req->header(), reply, [this, req](pb::GetChunksReply* r) -> Status {
+    uint64_t count = std::min(req->count() == 0 ? 1 : req->count(), kMaxChunksPerCall);
+    ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
+    return Status::Ok();
+  });
+}
+
+// --------------------------------------------------------------- mutations
+
+grpc::ServerUnaryReactor* MetaServiceImpl::SetAttr(grpc::CallbackServerContext* ctx,
+                                                   const pb::SetAttrRequest* req,
+                                                   pb::AttrReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_setattr() = *req; },
+      [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Create(grpc::CallbackServerContext* ctx,
+                                                  const pb::CreateRequest* req,
+                                                  pb::AttrReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_create() = *req; },
+      [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Unlink(grpc::CallbackServerContext* ctx,
+                                                  const pb::EntryRequest* req,
+                                                  pb::EmptyReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_unlink() = *req; },
+      [](const pb::MetaReply&, pb::EmptyReply*) {});
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Rmdir(grpc::CallbackServerContext* ctx,
+                                                 const pb::EntryRequest* req,
+                                                 pb::EmptyReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_rmdir() = *req; },
+      [](const pb::MetaReply&, pb::EmptyReply*) {});
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Rename(grpc::CallbackServerContext* ctx,
+                                                  const pb::RenameRequest* req,
+                                                  pb::EmptyReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_rename() = *req; },
+      [](const pb::MetaReply&, pb::EmptyReply*) {});
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Link(grpc::CallbackServerContext* ctx,
+                                                const pb::LinkRequest* req, pb::AttrReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_link() = *req; },
+      [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::SetXattr(grpc::CallbackServerContext* ctx,
+                                                    const pb::XattrRequest* req,
+                                                    pb::EmptyReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_setxattr() = *req; },
+      [](const pb::MetaReply&, pb::EmptyReply*) {});
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::RemoveXattr(grpc::CallbackServerContext* ctx,
+                                                       const pb::XattrRequest* req,
+                                                       pb::EmptyReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_removexattr() = *req; },
+      [](const pb::MetaReply&, pb::EmptyReply*) {});
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::CommitWrite(grpc::CallbackServerContext* ctx,
+                                                       const pb::CommitWriteRequest* req,
+                                                       pb::AttrReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_commit_write() = *req; },
+      [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerContext* ctx,
+                                                         const pb::AllocateChunkRequest* req,
+                                                         pb::AllocateChunkReply* reply) {
+  // Placement uses the leader's live view of the chunk servers, so it is
+  // decided here and carried in the command (replicas apply it as is).
+  Result<Placement> placement = Status::Unavailable("no placement");
+  {
+    std::lock_guard lock(rng_mu_);
+    placement =
+        PlaceChunk(registry_->LiveCandidates(), options_.replication, store_->chunk_size(), rng_);
+  }
+  if (!placement.ok()) {
+    auto* reactor = ctx->DefaultReactor();
+    FillError(placement.status(), reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  return Mutate(
+      ctx, req->header(), reply,
+      [req, p = *placement](pb::MetaCommand* c) {
+        pb::AllocateChunkCommand* a = c->mutable_allocate_chunk();
+        a->set_inode(req->inode());
+        a->set_index(req->index());
+        for (uint64_t id : p.replicas)
+          a->add_replicas(id);
+        a->set_zone_degraded(p.zone_degraded);
+        *a->mutable_failed_nodes() = req->failed_nodes();
+      },
+      [](const pb::MetaReply& m, pb::AllocateChunkReply* r) { *r->mutable_chunk() = m.chunk(); });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerContext* ctx,
+                                                        const pb::RegisterNodeRequest* req,
+                                                        pb::RegisterNodeReply* reply) {
+  return Mutate(
+      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_register_node() = *req; },
+      [this](const pb::MetaReply& m, pb::RegisterNodeReply* r) {
+        r->set_node_id(m.node_id());
+        r->set_cluster_id(store_->cluster_id());
+      });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext* ctx,
+                                                     const pb::HeartbeatRequest* req,
+                                                     pb::HeartbeatReply* reply) {
+  // Liveness is the leader's soft state: no Raft round, no read barrier.
+  auto* reactor = ctx->DefaultReactor();
+  Status s = CheckHeader(req->header());
+  if (s.ok() && node_->GetStatus().role != raft::StateRole::kLeader) {
+    s = Status::NotLeader(node_->GetStatus().leader_address);
+  }
+  if (s.ok()) {
+    s = Status::NotFound("unknown node " + std::to_string(req->node_id()) + "; register again");
+    for (const pb::NodeRecord& record : store_->Nodes()) {
+      if (record.node_id() != req->node_id()) continue;
+      registry_->Heartbeat(record, req->capacity_bytes(), req->free_bytes(), req->load());
+      s = Status::Ok();
+      break;
+    }
+  }
+  if (!s.ok()) FillError(s, reply->mutable_error());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace dfs::meta

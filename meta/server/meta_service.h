@@ -1,0 +1,97 @@
+// The MetaService gRPC handlers (proto/meta.proto) of dfs-meta, on the
+// callback API: a request holds no thread while Raft works on it.
+//
+// Mutations become a MetaCommand (caller, session, the leader's clock and,
+// for chunk allocation, the placement) proposed through Raft; the reply is
+// what MetaStore's Apply returned. Reads wait for a Raft read barrier, then
+// read the local MetaStore. Followers answer NOT_LEADER with the leader's
+// address. Requests naming another cluster id get CLUSTER_MISMATCH.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <random>
+
+#include "meta/meta_store.h"
+#include "meta/raft/raft_node.h"
+#include "meta/server/node_registry.h"
+#include "proto/meta.grpc.pb.h"
+
+namespace dfs::meta {
+
+struct MetaServiceOptions {
+  uint32_t replication = 3;
+};
+
+class MetaServiceImpl final : public pb::MetaService::CallbackService {
+ public:
+  MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
+                  NodeRegistry* registry);
+
+  grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext*, const pb::LookupRequest*,
+                                   pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* GetAttr(grpc::CallbackServerContext*, const pb::GetAttrRequest*,
+                                    pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* SetAttr(grpc::CallbackServerContext*, const pb::SetAttrRequest*,
+                                    pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* Create(grpc::CallbackServerContext*, const pb::CreateRequest*,
+                                   pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* Unlink(grpc::CallbackServerContext*, const pb::EntryRequest*,
+                                   pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* Rmdir(grpc::CallbackServerContext*, const pb::EntryRequest*,
+                                  pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* Rename(grpc::CallbackServerContext*, const pb::RenameRequest*,
+                                   pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* Link(grpc::CallbackServerContext*, const pb::LinkRequest*,
+                                 pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* ReadLink(grpc::CallbackServerContext*, const pb::GetAttrRequest*,
+                                     pb::ReadLinkReply*) override;
+  grpc::ServerUnaryReactor* ReadDir(grpc::CallbackServerContext*, const pb::ReadDirRequest*,
+                                    pb::ReadDirReply*) override;
+  grpc::ServerUnaryReactor* StatFs(grpc::CallbackServerContext*, const pb::StatFsRequest*,
+                                   pb::StatFsReply*) override;
+  grpc::ServerUnaryReactor* Access(grpc::CallbackServerContext*, const pb::AccessRequest*,
+                                   pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* GetXattr(grpc::CallbackServerContext*, const pb::XattrRequest*,
+                                     pb::XattrReply*) override;
+  grpc::ServerUnaryReactor* SetXattr(grpc::CallbackServerContext*, const pb::XattrRequest*,
+                                     pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* ListXattr(grpc::CallbackServerContext*, const pb::XattrRequest*,
+                                      pb::XattrReply*) override;
+  grpc::ServerUnaryReactor* RemoveXattr(grpc::CallbackServerContext*, const pb::XattrRequest*,
+                                        pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* GetChunks(grpc::CallbackServerContext*, const pb::GetChunksRequest*,
+                                      pb::GetChunksReply*) override;
+  grpc::ServerUnaryReactor* AllocateChunk(grpc::CallbackServerContext*,
+                                          const pb::AllocateChunkRequest*,
+                                          pb::AllocateChunkReply*) override;
+  grpc::ServerUnaryReactor* CommitWrite(grpc::CallbackServerContext*, const pb::CommitWriteRequest*,
+                                        pb::AttrReply*) override;
+  grpc::ServerUnaryReactor* RegisterNode(grpc::CallbackServerContext*,
+                                         const pb::RegisterNodeRequest*,
+                                         pb::RegisterNodeReply*) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext*, const pb::HeartbeatRequest*,
+                                      pb::HeartbeatReply*) override;
+
+ private:
+  // Proposes a command built by `fill`; `out` copies the MetaReply into
+  // the RPC reply when it succeeded.
+  template <class Reply, class Fill, class Out>
+  grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* ctx, const pb::RpcHeader& header,
+                                   Reply* reply, Fill fill, Out out);
+  // Runs `read` after a read barrier; its Status becomes the reply's error.
+  template <class Reply, class ReadFn>
+  grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const pb::RpcHeader& header,
+                                 Reply* reply, ReadFn read);
+  Status CheckHeader(const pb::RpcHeader& header) const;
+  void FillError(const Status& s, pb::Error* error) const;
+
+  MetaServiceOptions options_;
+  raft::RaftNode* node_;
+  MetaStore* store_;
+  NodeRegistry* registry_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace dfs::meta
