@@ -15,8 +15,9 @@ MetaClient::MetaClient(MetaClientOptions options) : options_(std::move(options))
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   for (const std::string& address : options_.servers) {
-    stubs_.push_back(pb::MetaService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args)));
+    channels_.push_back(
+        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stubs_.push_back(pb::MetaService::NewStub(channels_.back()));
   }
   std::random_device rd;
   session_id_ = (uint64_t{rd()} << 32) | rd();
@@ -61,10 +62,18 @@ Status MetaClient::Invoke(Reply* reply, Call call) {
   Status last = Status::Unavailable("no metadata server answered");
   size_t attempts = 0;
   while (std::chrono::steady_clock::now() < end) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
-    reply->Clear();
-    grpc::Status rpc = call(stubs_[leader_].get(), &ctx, reply);
+    // A fail-fast call to a server that was down keeps failing for seconds
+    // after it is back (the channel's reconnect backoff); waiting for the
+    // connection, briefly, makes the channel retry at once.
+    bool connected = channels_[leader_]->WaitForConnected(std::chrono::system_clock::now() +
+                                                          options_.connect_timeout);
+    grpc::Status rpc(grpc::StatusCode::UNAVAILABLE, "cannot connect");
+    if (connected) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
+      reply->Clear();
+      rpc = call(stubs_[leader_].get(), &ctx, reply);
+    }
     if (rpc.ok() && reply->error().code() == 0) return Status::Ok();
     if (!rpc.ok()) {
       last = Status::Unavailable(options_.servers[leader_] + ": " + rpc.error_message());

@@ -27,7 +27,8 @@ namespace dfs::client {
 struct MetaClientOptions {
   std::vector<std::string> servers;  // host:port of every dfs-meta
   std::chrono::milliseconds timeout{60000};
-  std::chrono::milliseconds rpc_timeout{5000};  // one attempt
+  std::chrono::milliseconds rpc_timeout{5000};     // one attempt
+  std::chrono::milliseconds connect_timeout{300};  // to reach one server
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> groups;
@@ -69,6 +70,7 @@ class MetaClient {
   bool FollowHint(const std::string& leader_address);
 
   MetaClientOptions options_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<pb::MetaService::Stub>> stubs_;
   std::mutex mu_;
   size_t leader_ = 0;  // index into stubs_

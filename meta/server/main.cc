@@ -1,7 +1,7 @@
 // dfs-meta: the metadata server. Three or five form one Raft group; the
 // leader serves every request (DESIGN §3).
 //
-//   dfs-meta --id 1 --listen 127.0.0.1:7001 \
+//   dfs-meta --id 1 --listen 127.0.0.1:7001
 //       --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data-dir /var/lib/dfs/meta
 //
 // The first leader of a new group formats it (a fresh cluster id, the root

@@ -13,8 +13,12 @@ KvClient::KvClient(const std::map<uint64_t, std::string>& servers) {
 }
 
 void KvClient::AddServer(uint64_t id, const std::string& address) {
-  stubs_[id] =
-      pb::RaftKv::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  channels_[id] = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  stubs_[id] = pb::RaftKv::NewStub(channels_[id]);
 }
 
 template <class Call>
@@ -23,10 +27,16 @@ Status KvClient::WithLeader(std::chrono::milliseconds deadline, Call call) {
   Status last = Status::Unavailable("no server answered");
   while (std::chrono::steady_clock::now() < end) {
     if (!stubs_.count(leader_)) leader_ = stubs_.begin()->first;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(6));
+    // Waiting briefly for the connection makes a channel to a restarted
+    // server reconnect at once instead of after its backoff.
     pb::KvReply reply;
-    grpc::Status rpc = call(stubs_.at(leader_).get(), &ctx, &reply);
+    grpc::Status rpc(grpc::StatusCode::UNAVAILABLE, "cannot connect");
+    if (channels_.at(leader_)->WaitForConnected(std::chrono::system_clock::now() +
+                                                std::chrono::milliseconds(300))) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(6));
+      rpc = call(stubs_.at(leader_).get(), &ctx, &reply);
+    }
     if (!rpc.ok()) {
       last = Status::Unavailable("node " + std::to_string(leader_) + ": " + rpc.error_message());
     } else if (reply.error().code() == 0) {

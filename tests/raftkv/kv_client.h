@@ -36,6 +36,7 @@ class KvClient {
   template <class Call>
   Status WithLeader(std::chrono::milliseconds deadline, Call call);
 
+  std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;
   std::map<uint64_t, std::unique_ptr<pb::RaftKv::Stub>> stubs_;
   uint64_t leader_ = 0;
 };

@@ -1,0 +1,44 @@
+// The RocksDB layout of MetaStore: column family names and key encodings.
+// The byte-by-byte format is in docs/meta.md ("Storage"); change both
+// together.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dfs::meta::keys {
+
+// Column families, in the order MetaStore opens them (default first).
+inline constexpr const char* kFamilies[] = {"default", "inodes", "dentries", "chunks",
+                                            "xattrs",  "nodes",  "sessions", "garbage"};
+inline constexpr size_t kFamilyCount = sizeof(kFamilies) / sizeof(kFamilies[0]);
+
+// Keys of the default column family.
+inline constexpr char kAppliedIndex[] = "applied_index";
+inline constexpr char kFormat[] = "format";
+inline constexpr char kNextInode[] = "next_inode";
+inline constexpr char kNextChunkId[] = "next_chunk_id";
+inline constexpr char kNextNodeId[] = "next_node_id";
+inline constexpr char kInodeCount[] = "inode_count";
+
+// 8 bytes big-endian: RocksDB's byte order is then numeric order.
+std::string BigEndian(uint64_t v);
+// REQUIRES: in.size() >= 8; reads the first 8 bytes.
+uint64_t DecodeBigEndian(std::string_view in);
+
+// 8 bytes little-endian: the counters and the applied index.
+std::string LittleEndian(uint64_t v);
+// 0 unless in.size() == 8.
+uint64_t DecodeLittleEndian(std::string_view in);
+
+// inodes: inode. nodes: node id. sessions: session id. garbage: chunk id.
+inline std::string Id(uint64_t id) {
+  return BigEndian(id);
+}
+// dentries: parent + name; xattrs: inode + name.
+std::string Named(uint64_t id, std::string_view name);
+// chunks: inode + chunk index.
+std::string Chunk(uint64_t inode, uint64_t index);
+
+}  // namespace dfs::meta::keys

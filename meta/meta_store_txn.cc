@@ -1,0 +1,292 @@
+#include "meta/meta_store_txn.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <memory>
+
+#include "common/check.h"
+
+namespace dfs::meta {
+
+namespace {
+
+const char* CounterKey(Counter counter) {
+  switch (counter) {
+    case Counter::kNextInode:
+      return keys::kNextInode;
+    case Counter::kNextChunkId:
+      return keys::kNextChunkId;
+    case Counter::kNextNodeId:
+      return keys::kNextNodeId;
+    case Counter::kInodeCount:
+      return keys::kInodeCount;
+  }
+  DFS_CHECK(false) << "unknown counter";
+  return "";
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+MetaTxn MetaTxn::ReadOnly(rocksdb::DB* db, const FamilyHandles& families,
+                          const rocksdb::Snapshot* snapshot) {
+  return MetaTxn(db, families, snapshot, nullptr);
+}
+
+MetaTxn MetaTxn::ReadWrite(rocksdb::DB* db, const FamilyHandles& families,
+                           rocksdb::WriteBatchWithIndex* batch) {
+  DFS_CHECK(batch != nullptr);
+  return MetaTxn(db, families, nullptr, batch);
+}
+
+Result<std::optional<std::string>> MetaTxn::Get(Family family, const std::string& key) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot_;
+  rocksdb::ColumnFamilyHandle* cf = families_[static_cast<size_t>(family)];
+  std::string value;
+  rocksdb::Status s = batch_ != nullptr ? batch_->GetFromBatchAndDB(db_, options, cf, key, &value)
+                                        : db_->Get(options, cf, key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) {
+    return Status::IoError(std::string("reading ") + keys::kFamilies[static_cast<size_t>(family)] +
+                           ": " + s.ToString());
+  }
+  return std::optional<std::string>(std::move(value));
+}
+
+template <class Message>
+Result<std::optional<Message>> MetaTxn::GetMessage(Family family, const std::string& key) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(family, key));
+  if (!value) return std::optional<Message>();
+  Message message;
+  if (!message.ParseFromString(*value)) {
+    return Status::Corrupt(std::string("unparsable ") + Message::descriptor()->name() + " in " +
+                           keys::kFamilies[static_cast<size_t>(family)]);
+  }
+  return std::optional<Message>(std::move(message));
+}
+
+Result<std::optional<pb::InodeRecord>> MetaTxn::GetInode(uint64_t inode) const {
+  return GetMessage<pb::InodeRecord>(Family::kInodes, keys::Id(inode));
+}
+
+Result<std::optional<pb::DentryRecord>> MetaTxn::GetDentry(uint64_t parent,
+                                                           std::string_view name) const {
+  return GetMessage<pb::DentryRecord>(Family::kDentries, keys::Named(parent, name));
+}
+
+Result<std::optional<pb::ChunkRecord>> MetaTxn::GetChunk(uint64_t inode, uint64_t index) const {
+  return GetMessage<pb::ChunkRecord>(Family::kChunks, keys::Chunk(inode, index));
+}
+
+Result<std::optional<std::string>> MetaTxn::GetXattr(uint64_t inode, std::string_view name) const {
+  return Get(Family::kXattrs, keys::Named(inode, name));
+}
+
+Result<std::optional<pb::NodeRecord>> MetaTxn::GetNode(uint64_t node_id) const {
+  return GetMessage<pb::NodeRecord>(Family::kNodes, keys::Id(node_id));
+}
+
+Result<std::optional<pb::SessionRecord>> MetaTxn::GetSession(uint64_t session_id) const {
+  return GetMessage<pb::SessionRecord>(Family::kSessions, keys::Id(session_id));
+}
+
+Result<std::optional<pb::FormatCommand>> MetaTxn::GetFormat() const {
+  return GetMessage<pb::FormatCommand>(Family::kDefault, keys::kFormat);
+}
+
+Result<uint64_t> MetaTxn::GetCounter(Counter counter) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kDefault, CounterKey(counter)));
+  return value ? keys::DecodeLittleEndian(*value) : uint64_t{0};
+}
+
+Result<uint64_t> MetaTxn::GetAppliedIndex() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kDefault, keys::kAppliedIndex));
+  return value ? keys::DecodeLittleEndian(*value) : uint64_t{0};
+}
+
+Status MetaTxn::Scan(
+    Family family, const std::string& prefix, const std::string& start,
+    const std::function<Result<bool>(std::string_view key, std::string_view value)>& visit) const {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot_;
+  rocksdb::ColumnFamilyHandle* cf = families_[static_cast<size_t>(family)];
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, cf));
+  // The batch iterator takes ownership of the DB iterator.
+  if (batch_ != nullptr) it.reset(batch_->NewIteratorWithBase(cf, it.release()));
+  for (it->Seek(start); it->Valid(); it->Next()) {
+    std::string_view key(it->key().data(), it->key().size());
+    if (!StartsWith(key, prefix)) break;
+    ASSIGN_OR_RETURN(bool more,
+                     visit(key, std::string_view(it->value().data(), it->value().size())));
+    if (!more) break;
+  }
+  if (!it->status().ok()) {
+    return Status::IoError(std::string("scanning ") + keys::kFamilies[static_cast<size_t>(family)] +
+                           ": " + it->status().ToString());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<NamedDentry>> MetaTxn::ListDentries(uint64_t parent, std::string_view after,
+                                                       size_t max) const {
+  std::vector<NamedDentry> out;
+  if (max == 0) return out;
+  std::string prefix = keys::Id(parent);
+  RETURN_IF_ERROR(
+      Scan(Family::kDentries, prefix, keys::Named(parent, after),
+           [&](std::string_view key, std::string_view value) -> Result<bool> {
+             std::string_view name = key.substr(prefix.size());
+             if (name.empty() || name == after) return true;  // the cookie itself
+             NamedDentry entry;
+             entry.name.assign(name);
+             if (!entry.record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+               return Status::Corrupt("unparsable dentry in directory " + std::to_string(parent));
+             }
+             out.push_back(std::move(entry));
+             return out.size() < max;
+           }));
+  return out;
+}
+
+Result<bool> MetaTxn::HasDentries(uint64_t parent) const {
+  ASSIGN_OR_RETURN(std::vector<NamedDentry> first, ListDentries(parent, "", 1));
+  return !first.empty();
+}
+
+Result<std::vector<IndexedChunk>> MetaTxn::ListChunks(uint64_t inode, uint64_t first_index,
+                                                      uint64_t end) const {
+  std::vector<IndexedChunk> out;
+  if (first_index >= end) return out;
+  RETURN_IF_ERROR(
+      Scan(Family::kChunks, keys::Id(inode), keys::Chunk(inode, first_index),
+           [&](std::string_view key, std::string_view value) -> Result<bool> {
+             if (key.size() != 16) return Status::Corrupt("bad chunk key");
+             uint64_t index = keys::DecodeBigEndian(key.substr(8));
+             if (index >= end) return false;
+             IndexedChunk chunk;
+             chunk.index = index;
+             if (!chunk.record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+               return Status::Corrupt("unparsable chunk of inode " + std::to_string(inode));
+             }
+             out.push_back(std::move(chunk));
+             return true;
+           }));
+  return out;
+}
+
+Result<std::vector<std::string>> MetaTxn::ListXattrNames(uint64_t inode) const {
+  std::vector<std::string> out;
+  std::string prefix = keys::Id(inode);
+  RETURN_IF_ERROR(Scan(Family::kXattrs, prefix, prefix,
+                       [&](std::string_view key, std::string_view) -> Result<bool> {
+                         out.emplace_back(key.substr(prefix.size()));
+                         return true;
+                       }));
+  return out;
+}
+
+Result<std::vector<pb::NodeRecord>> MetaTxn::ListNodes() const {
+  std::vector<pb::NodeRecord> out;
+  RETURN_IF_ERROR(
+      Scan(Family::kNodes, "", "", [&](std::string_view, std::string_view value) -> Result<bool> {
+        pb::NodeRecord node;
+        if (!node.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Status::Corrupt("unparsable node record");
+        }
+        out.push_back(std::move(node));
+        return true;
+      }));
+  return out;
+}
+
+Result<std::vector<pb::ChunkRecord>> MetaTxn::ListGarbage(size_t max) const {
+  std::vector<pb::ChunkRecord> out;
+  if (max == 0) return out;
+  RETURN_IF_ERROR(
+      Scan(Family::kGarbage, "", "", [&](std::string_view, std::string_view value) -> Result<bool> {
+        pb::ChunkRecord chunk;
+        if (!chunk.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Status::Corrupt("unparsable garbage record");
+        }
+        out.push_back(std::move(chunk));
+        return out.size() < max;
+      }));
+  return out;
+}
+
+void MetaTxn::Put(Family family, const std::string& key, std::string_view value) {
+  DFS_CHECK(batch_ != nullptr) << "write through a read-only MetaTxn";
+  rocksdb::Status s = batch_->Put(families_[static_cast<size_t>(family)], key,
+                                  rocksdb::Slice(value.data(), value.size()));
+  DFS_CHECK(s.ok()) << "cannot add to the write batch: " << s.ToString();
+}
+
+void MetaTxn::Delete(Family family, const std::string& key) {
+  DFS_CHECK(batch_ != nullptr) << "write through a read-only MetaTxn";
+  rocksdb::Status s = batch_->Delete(families_[static_cast<size_t>(family)], key);
+  DFS_CHECK(s.ok()) << "cannot add to the write batch: " << s.ToString();
+}
+
+void MetaTxn::PutInode(const pb::InodeRecord& record) {
+  DFS_CHECK_NE(record.attr().inode(), 0u);
+  Put(Family::kInodes, keys::Id(record.attr().inode()), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteInode(uint64_t inode) {
+  Delete(Family::kInodes, keys::Id(inode));
+}
+
+void MetaTxn::PutDentry(uint64_t parent, std::string_view name, const pb::DentryRecord& record) {
+  Put(Family::kDentries, keys::Named(parent, name), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteDentry(uint64_t parent, std::string_view name) {
+  Delete(Family::kDentries, keys::Named(parent, name));
+}
+
+void MetaTxn::PutChunk(uint64_t inode, uint64_t index, const pb::ChunkRecord& record) {
+  Put(Family::kChunks, keys::Chunk(inode, index), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteChunk(uint64_t inode, uint64_t index) {
+  Delete(Family::kChunks, keys::Chunk(inode, index));
+}
+
+void MetaTxn::PutXattr(uint64_t inode, std::string_view name, std::string_view value) {
+  Put(Family::kXattrs, keys::Named(inode, name), value);
+}
+
+void MetaTxn::DeleteXattr(uint64_t inode, std::string_view name) {
+  Delete(Family::kXattrs, keys::Named(inode, name));
+}
+
+void MetaTxn::PutNode(const pb::NodeRecord& record) {
+  Put(Family::kNodes, keys::Id(record.node_id()), record.SerializeAsString());
+}
+
+void MetaTxn::PutSession(uint64_t session_id, const pb::SessionRecord& record) {
+  Put(Family::kSessions, keys::Id(session_id), record.SerializeAsString());
+}
+
+void MetaTxn::PutGarbage(const pb::ChunkRecord& record) {
+  Put(Family::kGarbage, keys::Id(record.chunk_id()), record.SerializeAsString());
+}
+
+void MetaTxn::PutFormat(const pb::FormatCommand& format) {
+  Put(Family::kDefault, keys::kFormat, format.SerializeAsString());
+}
+
+void MetaTxn::PutCounter(Counter counter, uint64_t value) {
+  Put(Family::kDefault, CounterKey(counter), keys::LittleEndian(value));
+}
+
+void MetaTxn::PutAppliedIndex(uint64_t index) {
+  Put(Family::kDefault, keys::kAppliedIndex, keys::LittleEndian(index));
+}
+
+}  // namespace dfs::meta
