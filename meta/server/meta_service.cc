@@ -28,7 +28,8 @@ MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* nod
       node_(node),
       store_(store),
       registry_(registry),
-      rng_(std::random_device()()) {}
+      rng_(std::random_device()()),
+      readers_(options.reader_threads) {}
 
 Status MetaServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
   if (!header.cluster_id().empty() && store_->formatted() &&
@@ -96,9 +97,13 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx
     return reactor;
   }
   node_->ReadBarrier([this, reactor, reply, read](Status s) {
-    if (s.ok()) s = read(reply);
-    if (!s.ok()) FillError(s, reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
+    // The barrier completes on the Raft driver thread; the read itself
+    // (a readdir may touch thousands of keys) runs on the reader pool.
+    readers_.Submit([this, reactor, reply, read, s]() mutable {
+      if (s.ok()) s = read(reply);
+      if (!s.ok()) FillError(s, reply->mutable_error());
+      reactor->Finish(grpc::Status::OK);
+    });
   });
   return reactor;
 }

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <random>
 
+#include "common/thread_pool.h"
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
 #include "meta/server/node_registry.h"
@@ -21,6 +22,7 @@ namespace dfs::meta {
 
 struct MetaServiceOptions {
   uint32_t replication = 3;
+  size_t reader_threads = 2;  // run reads after their barrier
 };
 
 class MetaServiceImpl final : public pb::MetaService::CallbackService {
@@ -92,6 +94,7 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   NodeRegistry* registry_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
+  ThreadPool readers_;  // last member: joined first, while the rest is alive
 };
 
 }  // namespace dfs::meta
