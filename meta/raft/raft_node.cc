@@ -6,6 +6,8 @@
 #include <span>
 #include <sstream>
 
+#include <grpcpp/grpcpp.h>
+
 #include "common/check.h"
 #include "common/logging.h"
 
@@ -43,6 +45,19 @@ Status ErrorFromRaft(RaftError err, const std::string& leader_address) {
 }
 
 }  // namespace
+
+Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, RaftNode* node,
+                                                    grpc::Service* service) {
+  grpc::ServerBuilder builder;
+  ConfigureRaftServer(&builder);
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(node->raft_service());
+  builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Status::Unavailable("cannot listen on " + listen);
+  return server;
+}
 
 Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>& items) {
   std::map<NodeId, std::string> peers;

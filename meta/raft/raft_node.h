@@ -29,6 +29,10 @@
 #include "meta/raft/state_machine.h"
 #include "meta/raft/transport.h"
 
+namespace grpc {
+class Server;
+}  // namespace grpc
+
 namespace dfs::raft {
 
 struct RaftNodeOptions {
@@ -174,6 +178,12 @@ class RaftNode : private TransportHandler {
   mutable std::mutex status_mu_;
   RaftNodeStatus status_;
 };
+
+// Starts a gRPC server on `listen` carrying the node's Raft traffic and the
+// application's `service` (ConfigureRaftServer applied). REQUIRES: both
+// outlive the server.
+Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, RaftNode* node,
+                                                    grpc::Service* service);
 
 // Parses "1=host:port,2=host:port" into a peer map.
 Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>& items);

@@ -110,15 +110,9 @@ int Main(int argc, char** argv) {
   NodeRegistry registry(cfg.node_dead_after);
   MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(),
                           &registry);
-  grpc::ServerBuilder builder;
-  raft::ConfigureRaftServer(&builder);
-  int port = 0;
-  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService((*node)->raft_service());
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::fprintf(stderr, "dfs-meta: cannot listen on %s\n", cfg.listen.c_str());
+  auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
     return 1;
   }
   DFS_LOG(INFO) << "dfs-meta " << cfg.id << " serving on " << cfg.listen;
@@ -151,7 +145,7 @@ int Main(int argc, char** argv) {
     }
   }
   DFS_LOG(INFO) << "dfs-meta " << cfg.id << " shutting down";
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   (*node)->Stop();
   return 0;
 }

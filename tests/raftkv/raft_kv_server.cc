@@ -195,15 +195,9 @@ int Main(int argc, char** argv) {
     return 1;
   }
   KvService service(node->get(), sm->get());
-  grpc::ServerBuilder builder;
-  raft::ConfigureRaftServer(&builder);
-  int port = 0;
-  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService((*node)->raft_service());
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || port == 0) {
-    std::fprintf(stderr, "raft-kv-server: cannot listen on %s\n", cfg.listen.c_str());
+  auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s: %s\n", "raft-kv-server", server.status().ToString().c_str());
     return 1;
   }
   DFS_LOG(INFO) << "raft-kv-server " << cfg.id << " serving on " << cfg.listen;
@@ -211,7 +205,7 @@ int Main(int argc, char** argv) {
   std::signal(SIGINT, [](int) { g_stop = true; });
   while (!g_stop)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   (*node)->Stop();
   return 0;
 }
