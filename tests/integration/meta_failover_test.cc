@@ -64,7 +64,8 @@ TEST_CASE("mutations survive kill -9 of the leader, exactly once") {
   // fails visibly (EEXIST / ENOENT) if a retried command were applied twice.
   std::atomic<bool> stop{false};
   std::atomic<int> created{0};
-  std::vector<std::string> failures;
+  std::vector<std::string> failures;  // the writer's; read after join
+  std::atomic<bool> failed{false};
   std::thread writer([&] {
     client::MetaClient w(cluster.ClientOptions());
     for (int i = 0; !stop; i++) {
@@ -72,31 +73,36 @@ TEST_CASE("mutations survive kill -9 of the leader, exactly once") {
       auto f = w.Create(uploads, name, pb::FILE_TYPE_REGULAR, 0644, /*exclusive=*/true);
       if (!f.ok()) {
         failures.push_back("create " + name + ": " + f.status().ToString());
+        failed = true;
         break;
       }
       auto l = w.Link(f->inode(), uploads, name + ".link");
       if (!l.ok()) {
         failures.push_back("link " + name + ": " + l.status().ToString());
+        failed = true;
         break;
       }
       Status r = w.Rename(uploads, name + ".link", uploads, name + ".moved");
       if (!r.ok()) {
         failures.push_back("rename " + name + ": " + r.ToString());
+        failed = true;
         break;
       }
       created = i + 1;
     }
   });
 
-  while (created < 30)
+  auto started = std::chrono::steady_clock::now();
+  while (created < 30 && !failed && std::chrono::steady_clock::now() - started < 30s) {
     std::this_thread::sleep_for(10ms);
+  }
+  REQUIRE(created >= 30);
   uint64_t leader = cluster.Leader();
   REQUIRE(leader != 0);
   cluster.Kill(leader);
   int at_kill = created;
   auto killed_at = std::chrono::steady_clock::now();
-  while (created < at_kill + 30 && failures.empty() &&
-         std::chrono::steady_clock::now() - killed_at < 30s) {
+  while (created < at_kill + 30 && !failed && std::chrono::steady_clock::now() - killed_at < 30s) {
     std::this_thread::sleep_for(10ms);
   }
   WARN("writes resumed; " << (created - at_kill) << " more files after kill -9 of leader "
