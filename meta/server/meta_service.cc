@@ -89,21 +89,27 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
 template <class Reply, class ReadFn>
 grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
                                                 const pb::RpcHeader& header, Reply* reply,
-                                                ReadFn read) {
+                                                ReadCost cost, ReadFn read) {
   auto* reactor = ctx->DefaultReactor();
   if (Status s = CheckHeader(header); !s.ok()) {
     FillError(s, reply->mutable_error());
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  node_->ReadBarrier([this, reactor, reply, read](Status s) {
-    // The barrier completes on the Raft driver thread; the read itself
-    // (a readdir may touch thousands of keys) runs on the reader pool.
-    readers_.Submit([this, reactor, reply, read, s]() mutable {
+  node_->ReadBarrier([this, reactor, reply, read, cost](Status s) {
+    auto run = [this, reactor, reply, read, s]() mutable {
       if (s.ok()) s = read(reply);
       if (!s.ok()) FillError(s, reply->mutable_error());
       reactor->Finish(grpc::Status::OK);
-    });
+    };
+    // The barrier completes on the Raft driver thread. A point read (a few
+    // keys, microseconds) runs right there; a scan (a readdir may touch
+    // thousands of keys) goes to the reader pool.
+    if (cost == ReadCost::kPoint) {
+      run();
+    } else {
+      readers_.Submit(std::move(run));
+    }
   });
   return reactor;
 }
@@ -113,7 +119,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* ctx,
                                                   const pb::LookupRequest* req,
                                                   pb::AttrReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::AttrReply* r) -> Status {
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::AttrReply* r) -> Status {
     ASSIGN_OR_RETURN(*r->mutable_attr(),
                      store_->Lookup(Creds(req->header()), req->parent(), req->name()));
     return Status::Ok();
@@ -123,7 +129,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* ctx,
                                                    const pb::GetAttrRequest* req,
                                                    pb::AttrReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::AttrReply* r) -> Status {
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::AttrReply* r) -> Status {
     ASSIGN_OR_RETURN(*r->mutable_attr(), store_->GetAttr(req->inode()));
     return Status::Ok();
   });
@@ -132,27 +138,30 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext* ctx,
                                                     const pb::GetAttrRequest* req,
                                                     pb::ReadLinkReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::ReadLinkReply* r) -> Status {
-    ASSIGN_OR_RETURN(*r->mutable_target(), store_->ReadLink(req->inode()));
-    return Status::Ok();
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::ReadLinkReply* r) -> Status {
+                ASSIGN_OR_RETURN(*r->mutable_target(), store_->ReadLink(req->inode()));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* ctx,
                                                    const pb::ReadDirRequest* req,
                                                    pb::ReadDirReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::ReadDirReply* r) -> Status {
-    uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
-                                           : std::min(req->max_entries(), kMaxReadDirEntries);
-    ASSIGN_OR_RETURN(*r, store_->ReadDir(Creds(req->header()), req->inode(), req->cookie(), max));
-    return Status::Ok();
-  });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::ReadDirReply* r) -> Status {
+        uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
+                                               : std::min(req->max_entries(), kMaxReadDirEntries);
+        ASSIGN_OR_RETURN(*r,
+                         store_->ReadDir(Creds(req->header()), req->inode(), req->cookie(), max));
+        return Status::Ok();
+      });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* ctx,
                                                   const pb::StatFsRequest* req,
                                                   pb::StatFsReply* reply) {
-  return Read(ctx, req->header(), reply, [this](pb::StatFsReply* r) -> Status {
+  return Read(ctx, req->header(), reply, ReadCost::kScan, [this](pb::StatFsReply* r) -> Status {
     uint64_t capacity = 0, free = 0;
     registry_->Totals(&capacity, &free);
     r->set_total_bytes(capacity);
@@ -165,7 +174,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::Access(grpc::CallbackServerContext* ctx,
                                                   const pb::AccessRequest* req,
                                                   pb::EmptyReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::EmptyReply*) {
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::EmptyReply*) {
     return store_->Access(Creds(req->header()), req->inode(), req->mask());
   });
 }
@@ -173,17 +182,18 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Access(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext* ctx,
                                                     const pb::XattrRequest* req,
                                                     pb::XattrReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::XattrReply* r) -> Status {
-    ASSIGN_OR_RETURN(*r->mutable_value(),
-                     store_->GetXattr(Creds(req->header()), req->inode(), req->name()));
-    return Status::Ok();
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::XattrReply* r) -> Status {
+                ASSIGN_OR_RETURN(*r->mutable_value(),
+                                 store_->GetXattr(Creds(req->header()), req->inode(), req->name()));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext* ctx,
                                                      const pb::XattrRequest* req,
                                                      pb::XattrReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::XattrReply* r) -> Status {
+  return Read(ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::XattrReply* r) -> Status {
     ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(req->header()), req->inode()));
     for (auto& n : names)
       r->add_names(std::move(n));
@@ -194,11 +204,12 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
                                                      const pb::GetChunksRequest* req,
                                                      pb::GetChunksReply* reply) {
-  return Read(ctx, req->header(), reply, [this, req](pb::GetChunksReply* r) -> Status {
-    uint64_t count = std::min(req->count() == 0 ? 1 : req->count(), kMaxChunksPerCall);
-    ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
-    return Status::Ok();
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kScan,
+              [this, req](pb::GetChunksReply* r) -> Status {
+                uint64_t count = std::min(req->count() == 0 ? 1 : req->count(), kMaxChunksPerCall);
+                ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
+                return Status::Ok();
+              });
 }
 
 // --------------------------------------------------------------- mutations

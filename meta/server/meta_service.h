@@ -82,9 +82,10 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   grpc::ServerUnaryReactor* Mutate(grpc::CallbackServerContext* ctx, const pb::RpcHeader& header,
                                    Reply* reply, Fill fill, Out out);
   // Runs `read` after a read barrier; its Status becomes the reply's error.
+  enum class ReadCost { kPoint, kScan };
   template <class Reply, class ReadFn>
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const pb::RpcHeader& header,
-                                 Reply* reply, ReadFn read);
+                                 Reply* reply, ReadCost cost, ReadFn read);
   Status CheckHeader(const pb::RpcHeader& header) const;
   void FillError(const Status& s, pb::Error* error) const;
 
