@@ -223,20 +223,18 @@ void RaftNode::Run() {
 void RaftNode::HandleReady() {
   Ready rd = raft_->GetReady();
   if (!rd.snapshot.empty()) {
+    // The received files become this node's snapshot before the record that
+    // names them is written; the state machine is restored from them only
+    // after. A crash in between restarts with the state machine behind the
+    // snapshot record, which Init repairs from the same files.
     uint64_t index = rd.snapshot.meta.index;
     auto it = incoming_snapshots_.find(index);
     DFS_CHECK(it != incoming_snapshots_.end()) << "no received files for snapshot " << index;
-    Status s = sm_->Restore(it->second);
-    // The log is about to be replaced; a state machine we could not
-    // restore would silently diverge, so stop instead.
-    DFS_CHECK(s.ok()) << "cannot install snapshot " << index << ": " << s;
     std::error_code ec;
     fs::remove_all(SnapshotDir(index), ec);
     fs::rename(it->second, SnapshotDir(index), ec);
+    DFS_CHECK(!ec) << "cannot move snapshot " << index << " into place: " << ec.message();
     incoming_snapshots_.erase(it);
-    std::lock_guard lock(status_mu_);
-    status_.snapshots_installed++;
-    DFS_LOG(INFO) << "installed snapshot at index " << index;
   }
   // A leader's appends and heartbeats depend only on its log, not on its
   // own copy being on disk, so they leave before the fsync: the leader's
@@ -245,7 +243,9 @@ void RaftNode::HandleReady() {
   // Ready is persisted.) Everything else — votes, append acks — waits.
   std::vector<Message> after_persist;
   std::vector<Message> early;
-  bool leader = raft_->role() == StateRole::kLeader;
+  // With a single voter the leader's own copy alone commits, so nothing may
+  // leave before it is on disk.
+  bool leader = raft_->role() == StateRole::kLeader && raft_->conf_state().voters.size() > 1;
   for (Message& m : rd.messages) {
     bool independent = m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
                        m.type == MessageType::kSnap || m.type == MessageType::kTimeoutNow ||
@@ -282,13 +282,23 @@ void RaftNode::HandleReady() {
   // Continuing after a failed log write could acknowledge what is not on
   // disk: crash, and let the restart recover from what is.
   DFS_CHECK(s.ok()) << "cannot persist the Raft log: " << s;
+  if (!rd.snapshot.empty()) {
+    uint64_t index = rd.snapshot.meta.index;
+    s = sm_->Restore(SnapshotDir(index));
+    // The log now starts after the snapshot; a state machine we could not
+    // restore would silently diverge, so stop (Init retries the restore).
+    DFS_CHECK(s.ok()) << "cannot install snapshot " << index << ": " << s;
+    std::lock_guard lock(status_mu_);
+    status_.snapshots_installed++;
+    DFS_LOG(INFO) << "installed snapshot at index " << index;
+  }
   SendMessages(std::move(after_persist));
   ApplyEntries(rd.committed_entries, applied_early, rd.committed_entries.size());
   bool read_done = false;
   for (const ReadState& rs : rd.read_states) {
     if (!inflight_read_ || rs.context != inflight_read_->context) continue;
     for (PendingRead& r : inflight_read_->waiters)
-      ready_reads_.emplace_back(rs.index, std::move(r.done));
+      ready_reads_.emplace_back(rs.index, std::move(r));
     inflight_read_.reset();
     read_done = true;
   }
@@ -317,7 +327,8 @@ void RaftNode::SendMessages(std::vector<Message> messages) {
   normal.reserve(messages.size());
   for (Message& m : messages) {
     if (m.type == MessageType::kSnap) {
-      transport_.SendSnapshot(std::move(m), SnapshotDir(m.snapshot->meta.index));
+      std::string dir = SnapshotDir(m.snapshot->meta.index);
+      transport_.SendSnapshot(std::move(m), std::move(dir));
     } else {
       normal.push_back(std::move(m));
     }
@@ -369,7 +380,7 @@ void RaftNode::ServeReads() {
                                    [&](const auto& r) { return r.first > applied; });
   std::vector<std::function<void(Status)>> done;
   for (auto it = end; it != ready_reads_.end(); ++it)
-    done.push_back(std::move(it->second));
+    done.push_back(std::move(it->second.done));
   ready_reads_.erase(end, ready_reads_.end());
   for (auto& d : done)
     d(Status::Ok());
@@ -449,6 +460,12 @@ void RaftNode::ExpireRequests() {
     });
   };
   expire(waiting_reads_);
+  // A read whose index this node never reaches (partitioned, removed).
+  std::erase_if(ready_reads_, [&](auto& r) {
+    if (r.second.deadline > now) return false;
+    r.second.done(Status::Timeout("read index not applied in time"));
+    return true;
+  });
   if (inflight_read_) {
     expire(inflight_read_->waiters);
     if (inflight_read_->retry_at <= now) {
@@ -488,8 +505,8 @@ void RaftNode::FailPending(const Status& status) {
       r.done(status);
     inflight_read_.reset();
   }
-  for (auto& [index, done] : ready_reads_)
-    done(status);
+  for (auto& [index, read] : ready_reads_)
+    read.done(status);
   ready_reads_.clear();
 }
 

@@ -171,8 +171,8 @@ class RaftNode : private TransportHandler {
   uint64_t next_read_id_ = 1;
   std::vector<PendingRead> waiting_reads_;
   std::optional<InflightRead> inflight_read_;
-  std::vector<std::pair<uint64_t, std::function<void(Status)>>> ready_reads_;  // (index, done)
-  std::map<uint64_t, std::string> incoming_snapshots_;                         // index -> dir
+  std::vector<std::pair<uint64_t, PendingRead>> ready_reads_;  // waiting for applied >= index
+  std::map<uint64_t, std::string> incoming_snapshots_;         // index -> dir
   std::map<NodeId, std::string> addresses_;
 
   mutable std::mutex status_mu_;

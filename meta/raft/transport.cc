@@ -253,6 +253,7 @@ class RaftTransport::Peer {
     while (true) {
       std::deque<Message> batch;
       std::shared_ptr<pb::RaftService::Stub> stub;
+      grpc::ClientContext* opening = nullptr;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -261,9 +262,13 @@ class RaftTransport::Peer {
         stub = stub_;
         if (!writer) {
           context_ = std::make_unique<grpc::ClientContext>();
-          writer = stub->Send(context_.get(), &ack);
+          opening = context_.get();
         }
       }
+      // Opening a stream can block until the connection is up (a host that
+      // does not answer): never with the lock held, so the Raft thread's
+      // Enqueue does not wait on it. ~Peer cancels through context_.
+      if (opening) writer = stub->Send(opening, &ack);
       pb::RaftBatch out;
       out.mutable_header()->set_cluster_id(cluster_id_.Get());
       size_t bytes = 0;

@@ -289,9 +289,15 @@ grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerCon
                                                          const pb::AllocateChunkRequest* req,
                                                          pb::AllocateChunkReply* reply) {
   // Placement uses the leader's live view of the chunk servers, so it is
-  // decided here and carried in the command (replicas apply it as is).
+  // decided here and carried in the command (replicas apply it as is). A
+  // follower has no such view: it sends the caller to the leader; a new
+  // leader with no heartbeats yet says "try again", not "disk full".
   Result<Placement> placement = Status::Unavailable("no placement");
-  {
+  if (node_->GetStatus().role != raft::StateRole::kLeader) {
+    placement = Status::NotLeader(node_->GetStatus().leader_address);
+  } else if (registry_->LiveCandidates().empty()) {
+    placement = Status::Unavailable("no chunk server has reported to this leader yet");
+  } else {
     std::lock_guard lock(rng_mu_);
     placement =
         PlaceChunk(registry_->LiveCandidates(), options_.replication, store_->chunk_size(), rng_);
