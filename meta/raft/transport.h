@@ -58,7 +58,7 @@ class ClusterIdentity {
 
 struct TransportOptions {
   NodeId self = kNone;
-  std::string cluster_id;  // initial value; see ClusterIdentity
+  std::string cluster_id;             // initial value; see ClusterIdentity
   std::string incoming_dir;           // where received snapshots are assembled
   size_t max_queued_per_peer = 4096;  // beyond this, messages are dropped
   size_t max_batch_bytes = 4 << 20;

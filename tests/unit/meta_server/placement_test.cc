@@ -30,7 +30,8 @@ TEST_CASE("Placement: three replicas land on three distinct zones", "[placement]
     REQUIRE(p.ok());
     REQUIRE(p->replicas.size() == 3);
     std::set<std::string> zones;
-    for (uint64_t id : p->replicas) zones.insert(ZoneOf(candidates, id));
+    for (uint64_t id : p->replicas)
+      zones.insert(ZoneOf(candidates, id));
     CHECK(zones.size() == 3);
     CHECK_FALSE(p->zone_degraded);
   }
@@ -60,8 +61,8 @@ TEST_CASE("Placement: servers without room for a chunk are skipped", "[placement
 
 TEST_CASE("Placement: more free space and less load draw more chunks", "[placement]") {
   std::mt19937_64 rng(4);
-  std::vector<PlacementCandidate> c = {{1, "a", 9 * kGiB, 0}, {2, "a", 1 * kGiB, 0},
-                                       {3, "b", 5 * kGiB, 0}, {4, "b", 5 * kGiB, 9}};
+  std::vector<PlacementCandidate> c = {
+      {1, "a", 9 * kGiB, 0}, {2, "a", 1 * kGiB, 0}, {3, "b", 5 * kGiB, 0}, {4, "b", 5 * kGiB, 9}};
   std::map<uint64_t, int> picks;
   for (int i = 0; i < 2000; i++) {
     auto p = PlaceChunk(c, 1, kChunk, rng);
