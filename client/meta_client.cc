@@ -81,7 +81,13 @@ Status MetaClient::Invoke(Reply* reply, Call call) {
       last = Status(ErrorCodeFromNumber(reply->error().code()), reply->error().message());
       if (!last.IsRetryable()) return last;
       const std::string& hint = reply->error().leader_address();
-      if (last.code() == ErrorCode::NOT_LEADER && FollowHint(hint)) continue;
+      if (last.code() == ErrorCode::NOT_LEADER && FollowHint(hint)) {
+        // Hints can be stale during an election; do not bounce without pause.
+        if (++attempts % stubs_.size() == 0) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        continue;
+      }
     }
     leader_ = (leader_ + 1) % stubs_.size();
     // After a full round without an answer, pause: an election takes time.
