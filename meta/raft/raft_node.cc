@@ -170,16 +170,28 @@ void RaftNode::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // Work queued before the stop still runs (the driver is gone, so this
+  // thread is the only one touching the core), then every caller waiting
+  // on it is answered.
+  std::vector<std::function<void()>> rest;
+  {
+    std::lock_guard lock(mu_);
+    rest.swap(inbox_);
+  }
+  for (auto& w : rest)
+    w();
+  FailPending(Status::Unavailable("Raft node stopped"));
   transport_.Stop();
 }
 
-void RaftNode::Post(std::function<void()> work) {
+bool RaftNode::Post(std::function<void()> work) {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) return;
+    if (stopping_) return false;
     inbox_.push_back(std::move(work));
   }
   cv_.notify_one();
+  return true;
 }
 
 void RaftNode::Run() {
@@ -513,15 +525,17 @@ void RaftNode::FailPending(const Status& status) {
 // ---------------------------------------------------------------- requests
 
 void RaftNode::Propose(std::string data, ProposeCallback done) {
-  Post([this, data = std::move(data), done = std::move(done)]() mutable {
+  auto shared = std::make_shared<ProposeCallback>(std::move(done));
+  bool posted = Post([this, data = std::move(data), shared]() mutable {
     RaftError err = raft_->Propose(std::move(data));
     if (err != RaftError::kOk) {
-      done(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
+      (*shared)(err == RaftError::kNotLeader ? NotLeaderStatus() : ErrorFromRaft(err, ""));
       return;
     }
     proposals_[raft_->log().LastIndex()] =
-        PendingProposal{raft_->term(), RequestDeadline(), std::move(done)};
+        PendingProposal{raft_->term(), RequestDeadline(), std::move(*shared)};
   });
+  if (!posted) (*shared)(Status::Unavailable("Raft node stopped"));
 }
 
 namespace {
@@ -550,10 +564,12 @@ Result<std::string> RaftNode::ProposeAndWait(std::string data, std::chrono::mill
 }
 
 void RaftNode::ReadBarrier(std::function<void(Status)> done) {
-  Post([this, done = std::move(done)]() mutable {
-    waiting_reads_.push_back(PendingRead{RequestDeadline(), std::move(done)});
+  auto shared = std::make_shared<std::function<void(Status)>>(std::move(done));
+  bool posted = Post([this, shared] {
+    waiting_reads_.push_back(PendingRead{RequestDeadline(), std::move(*shared)});
     IssueReadIndex();
   });
+  if (!posted) (*shared)(Status::Unavailable("Raft node stopped"));
 }
 
 Status RaftNode::ReadBarrierAndWait(std::chrono::milliseconds timeout) {

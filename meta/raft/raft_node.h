@@ -113,7 +113,8 @@ class RaftNode : private TransportHandler {
   explicit RaftNode(RaftNodeOptions options, StateMachine* sm);
   Status Init();
   void Run();
-  void Post(std::function<void()> work);
+  // Queues work for the driver thread; false once the node is stopping.
+  bool Post(std::function<void()> work);
   void HandleReady();
   // Applies all[from, to) to the state machine and answers their proposers.
   void ApplyEntries(const std::vector<Entry>& all, size_t from, size_t to);
