@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "common/logging.h"
@@ -199,8 +200,13 @@ class RaftTransport::Peer {
     }
     cv_.notify_all();
     thread_.join();
-    for (auto& t : snapshot_threads_)
-      t.join();
+    {
+      std::lock_guard lock(mu_);
+      for (auto* ctx : snapshot_contexts_)
+        ctx->TryCancel();
+    }
+    for (auto& s : snapshot_threads_)
+      s.thread.join();
   }
 
   void SetAddress(std::string address) {
@@ -239,10 +245,21 @@ class RaftTransport::Peer {
 
   void SendSnapshot(Message m, std::string dir) {
     std::lock_guard lock(mu_);
-    snapshot_threads_.emplace_back([this, m = std::move(m), dir = std::move(dir)] {
-      bool ok = StreamSnapshot(m, dir);
-      handler_->OnSnapshotSent(id_, !ok);
+    // The core sends one snapshot to a peer at a time; reap the finished
+    // streams so a slow follower does not collect threads.
+    std::erase_if(snapshot_threads_, [](SnapshotThread& s) {
+      if (!*s.done) return false;
+      s.thread.join();
+      return true;
     });
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    snapshot_threads_.push_back(
+        SnapshotThread{std::thread([this, done, m = std::move(m), dir = std::move(dir)] {
+                         bool ok = StreamSnapshot(m, dir);
+                         handler_->OnSnapshotSent(id_, !ok);
+                         *done = true;
+                       }),
+                       done});
   }
 
  private:
@@ -312,8 +329,28 @@ class RaftTransport::Peer {
       stub = stub_;
     }
     grpc::ClientContext ctx;
+    {
+      // Cancelled by ~Peer, so removing a peer never waits for a transfer.
+      std::lock_guard lock(mu_);
+      if (stopping_) return false;
+      snapshot_contexts_.insert(&ctx);
+    }
+    struct Unregister {
+      Peer* peer;
+      grpc::ClientContext* ctx;
+      ~Unregister() {
+        std::lock_guard lock(peer->mu_);
+        peer->snapshot_contexts_.erase(ctx);
+      }
+    } unregister{this, &ctx};
     pb::RaftAck ack;
     auto writer = stub->InstallSnapshot(&ctx, &ack);
+    // Every failed path ends the call properly: cancel, then Finish.
+    auto abandon = [&] {
+      ctx.TryCancel();
+      writer->Finish().error_code();
+      return false;
+    };
     pb::SnapshotPiece piece;
     piece.mutable_header()->set_cluster_id(cluster_id_.Get());
     ToProto(m, piece.mutable_message());
@@ -324,11 +361,16 @@ class RaftTransport::Peer {
     }
     if (ec) {
       DFS_LOG(WARN) << "cannot list snapshot " << dir << ": " << ec.message();
-      return false;
+      return abandon();
     }
     std::vector<char> buf(options_.snapshot_piece_bytes);
     for (const std::string& name : files) {
       std::ifstream in(dir + "/" + name, std::ios::binary);
+      if (!in) {
+        // A snapshot missing a file must not arrive as complete.
+        DFS_LOG(WARN) << "cannot read snapshot file " << dir << "/" << name;
+        return abandon();
+      }
       uint64_t offset = 0;
       bool wrote_any = false;
       while (in) {
@@ -338,7 +380,7 @@ class RaftTransport::Peer {
         piece.set_file(name);
         piece.set_offset(offset);
         piece.set_data(buf.data(), static_cast<size_t>(std::max<std::streamsize>(n, 0)));
-        if (!writer->Write(piece)) return false;
+        if (!writer->Write(piece)) return abandon();
         piece.clear_message();
         offset += static_cast<uint64_t>(std::max<std::streamsize>(n, 0));
         wrote_any = true;
@@ -348,7 +390,7 @@ class RaftTransport::Peer {
     piece.clear_file();
     piece.clear_data();
     piece.set_last(true);
-    if (!writer->Write(piece)) return false;
+    if (!writer->Write(piece)) return abandon();
     writer->WritesDone();
     grpc::Status status = writer->Finish();
     if (!status.ok()) {
@@ -369,7 +411,12 @@ class RaftTransport::Peer {
   std::shared_ptr<pb::RaftService::Stub> stub_;
   std::unique_ptr<grpc::ClientContext> context_;
   std::deque<Message> queue_;
-  std::vector<std::thread> snapshot_threads_;
+  struct SnapshotThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<SnapshotThread> snapshot_threads_;
+  std::set<grpc::ClientContext*> snapshot_contexts_;
   std::thread thread_;
 };
 
