@@ -3,7 +3,6 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
-#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
 #include <filesystem>
@@ -16,6 +15,7 @@
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
 #include "meta/ops/queries.h"
+#include "meta/raft/checkpoint.h"
 
 namespace dfs::meta {
 
@@ -280,38 +280,12 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
 
 Status MetaStore::Checkpoint(const std::string& dir) {
   std::shared_lock lock(mu_);
-  rocksdb::Checkpoint* checkpoint = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &checkpoint), "checkpoint"));
-  std::unique_ptr<rocksdb::Checkpoint> owned(checkpoint);
-  return FromRocks(owned->CreateCheckpoint(dir), "creating checkpoint " + dir);
+  return raft::CreateCheckpoint(db_.get(), dir);
 }
 
 Status MetaStore::Restore(const std::string& dir) {
   std::unique_lock lock(mu_);
-  // Stage a copy next to the live state first, so that a bad snapshot
-  // directory leaves the current state in place. SST files never change:
-  // link them. RocksDB appends to the others (MANIFEST, WAL) after opening,
-  // so those are copied, leaving `dir` intact for sending to other nodes.
-  std::string staging = dir_ + ".restoring";
-  std::error_code ec;
-  fs::remove_all(staging, ec);
-  fs::create_directories(staging, ec);
-  if (ec) return Status::IoError("cannot create " + staging + ": " + ec.message());
-  for (const auto& file : fs::directory_iterator(dir, ec)) {
-    fs::path target = fs::path(staging) / file.path().filename();
-    if (file.path().extension() == ".sst") {
-      fs::create_hard_link(file.path(), target, ec);
-      if (!ec) continue;
-    }
-    fs::copy_file(file.path(), target, fs::copy_options::overwrite_existing, ec);
-    if (ec) return Status::IoError("cannot copy " + file.path().string() + ": " + ec.message());
-  }
-  if (ec) return Status::IoError("cannot read snapshot " + dir + ": " + ec.message());
-
-  CloseDb();
-  fs::remove_all(dir_, ec);
-  if (!ec) fs::rename(staging, dir_, ec);
-  if (ec) return Status::IoError("cannot replace " + dir_ + ": " + ec.message());
+  RETURN_IF_ERROR(raft::InstallCheckpoint(dir, dir_, [this] { CloseDb(); }));
   RETURN_IF_ERROR(OpenDb(), "while restoring from " << dir);
   DFS_LOG(INFO) << "metadata store restored from " << dir << " at index " << AppliedIndex();
   return Status::Ok();

@@ -1,14 +1,11 @@
 #include "tests/raftkv/kv_state_machine.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
-#include <filesystem>
+#include "meta/raft/checkpoint.h"
 
 namespace dfs::raftkv {
-
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -93,33 +90,15 @@ std::vector<std::string> KvStateMachine::Apply(std::span<const raft::Entry> entr
 
 Status KvStateMachine::Checkpoint(const std::string& dir) {
   std::shared_lock lock(mu_);
-  rocksdb::Checkpoint* checkpoint = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(db_.get(), &checkpoint), "checkpoint"));
-  std::unique_ptr<rocksdb::Checkpoint> owned(checkpoint);
-  return FromRocks(owned->CreateCheckpoint(dir), "creating checkpoint " + dir);
+  return raft::CreateCheckpoint(db_.get(), dir);
 }
 
 Status KvStateMachine::Restore(const std::string& dir) {
   std::unique_lock lock(mu_);
-  db_->Close().PermitUncheckedError();
-  db_.reset();
-  std::error_code ec;
-  fs::remove_all(dir_, ec);
-  fs::create_directories(dir_, ec);
-  if (ec) return Status::IoError("cannot reset " + dir_ + ": " + ec.message());
-  // SST files never change: link them. RocksDB appends to the others
-  // (MANIFEST, logs) after opening, so those are copied, leaving `dir`
-  // intact for this node to send to others.
-  for (const auto& f : fs::directory_iterator(dir, ec)) {
-    fs::path target = fs::path(dir_) / f.path().filename();
-    if (f.path().extension() == ".sst") {
-      fs::create_hard_link(f.path(), target, ec);
-      if (!ec) continue;
-    }
-    fs::copy_file(f.path(), target, fs::copy_options::overwrite_existing, ec);
-    if (ec) return Status::IoError("cannot copy " + f.path().string() + ": " + ec.message());
-  }
-  if (ec) return Status::IoError("cannot read snapshot " + dir + ": " + ec.message());
+  RETURN_IF_ERROR(raft::InstallCheckpoint(dir, dir_, [this] {
+    db_->Close().PermitUncheckedError();
+    db_.reset();
+  }));
   return OpenDb();
 }
 
