@@ -93,6 +93,7 @@ class Raft {
   // The membership as of the applied index.
   ConfState conf_state() const;
   bool IsVoter(NodeId id) const;
+  size_t VoterCount() const;
   // Leader only: the progress of a member, nullptr for non-members.
   const Progress* progress(NodeId id) const;
 
@@ -143,7 +144,6 @@ class Raft {
   // Membership, applied in Advance() as conf-change entries get applied.
   void ApplyConfChange(const ConfChange& cc);
   void ResetMembership(const ConfState& cs);
-  size_t VoterCount() const;
 
   // ReadIndex bookkeeping on the leader.
   struct PendingRead {

@@ -257,7 +257,7 @@ void RaftNode::HandleReady() {
   std::vector<Message> early;
   // With a single voter the leader's own copy alone commits, so nothing may
   // leave before it is on disk.
-  bool leader = raft_->role() == StateRole::kLeader && raft_->conf_state().voters.size() > 1;
+  bool leader = raft_->role() == StateRole::kLeader && raft_->VoterCount() > 1;
   for (Message& m : rd.messages) {
     bool independent = m.type == MessageType::kApp || m.type == MessageType::kHeartbeat ||
                        m.type == MessageType::kSnap || m.type == MessageType::kTimeoutNow ||
