@@ -231,4 +231,70 @@ Result<pb::StatFsReply> MetaClient::StatFs() {
   return reply;
 }
 
+Result<pb::GetChunksReply> MetaClient::GetChunks(uint64_t inode, uint64_t first_index,
+                                                 uint64_t count) {
+  std::lock_guard lock(mu_);
+  pb::GetChunksRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  req.set_first_index(first_index);
+  req.set_count(count);
+  pb::GetChunksReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetChunks(ctx, req, r); }));
+  return reply;
+}
+
+Result<pb::ChunkLocation> MetaClient::AllocateChunk(uint64_t inode, uint64_t index,
+                                                    const std::vector<uint64_t>& failed_nodes) {
+  std::lock_guard lock(mu_);
+  pb::AllocateChunkRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_inode(inode);
+  req.set_index(index);
+  req.mutable_failed_nodes()->Assign(failed_nodes.begin(), failed_nodes.end());
+  pb::AllocateChunkReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->AllocateChunk(ctx, req, r); }));
+  return reply.chunk();
+}
+
+Result<pb::InodeAttr> MetaClient::CommitWrite(uint64_t inode, uint64_t size,
+                                              const pb::Timespec& mtime) {
+  std::lock_guard lock(mu_);
+  pb::CommitWriteRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_inode(inode);
+  req.set_size(size);
+  *req.mutable_mtime() = mtime;
+  pb::AttrReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->CommitWrite(ctx, req, r); }));
+  return reply.attr();
+}
+
+Result<pb::RegisterNodeReply> MetaClient::RegisterNode(pb::RegisterNodeRequest request) {
+  std::lock_guard lock(mu_);
+  *request.mutable_header() = Header(true);
+  pb::RegisterNodeReply reply;
+  RETURN_IF_ERROR(Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) {
+    return stub->RegisterNode(ctx, request, r);
+  }));
+  return reply;
+}
+
+Result<pb::HeartbeatReply> MetaClient::Heartbeat(pb::HeartbeatRequest request) {
+  std::lock_guard lock(mu_);
+  *request.mutable_header() = Header(false);
+  pb::HeartbeatReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Heartbeat(ctx, request, r); }));
+  return reply;
+}
+
+void MetaClient::SetClusterId(std::string cluster_id) {
+  std::lock_guard lock(mu_);
+  options_.cluster_id = std::move(cluster_id);
+}
+
 }  // namespace dfs::client

@@ -55,9 +55,23 @@ class MetaClient {
                                    uint32_t max_entries = 0);
   Result<pb::StatFsReply> StatFs();
 
+  // File data: where a file's chunks are, a chunk to write (allocated on
+  // first use; `failed_nodes` are replicas a write saw fail, to be dropped
+  // from the chain), and publishing a synced write's size and mtime.
+  Result<pb::GetChunksReply> GetChunks(uint64_t inode, uint64_t first_index, uint64_t count);
+  Result<pb::ChunkLocation> AllocateChunk(uint64_t inode, uint64_t index,
+                                          const std::vector<uint64_t>& failed_nodes = {});
+  Result<pb::InodeAttr> CommitWrite(uint64_t inode, uint64_t size, const pb::Timespec& mtime);
+
+  // Chunk servers (server/meta_link.h). The header is filled in here.
+  Result<pb::RegisterNodeReply> RegisterNode(pb::RegisterNodeRequest request);
+  Result<pb::HeartbeatReply> Heartbeat(pb::HeartbeatRequest request);
+
   uint64_t session_id() const { return session_id_; }
   // Sets the credentials later calls carry.
   void SetCredentials(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups);
+  // Sets the cluster id later calls carry (servers of another cluster refuse them).
+  void SetClusterId(std::string cluster_id);
 
  private:
   // Runs `call` (stub, context, reply) against the leader until it returns

@@ -330,6 +330,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerCont
       [this](const pb::MetaReply& m, pb::RegisterNodeReply* r) {
         r->set_node_id(m.node_id());
         r->set_cluster_id(store_->cluster_id());
+        r->set_chunk_size(store_->chunk_size());
       });
 }
 

@@ -1,0 +1,288 @@
+#include "server/chunk_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <future>
+#include <span>
+
+#include "common/checksum.h"
+#include "common/logging.h"
+#include "proto/wire_error.h"
+
+namespace dfs::server {
+namespace {
+
+std::string Hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Counts a request as load while it runs.
+class InFlight {
+ public:
+  explicit InFlight(std::atomic<uint32_t>* n) : n_(n) { n_->fetch_add(1); }
+  ~InFlight() { n_->fetch_sub(1); }
+
+ private:
+  std::atomic<uint32_t>* n_;
+};
+
+std::span<const uint8_t> Bytes(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::span<const uint64_t> Sums(const google::protobuf::RepeatedField<uint64_t>& sums) {
+  return {sums.data(), static_cast<size_t>(sums.size())};
+}
+
+// One request on its way to the next replica: everything the asynchronous
+// call needs must outlive it.
+template <class Request>
+struct Forward {
+  grpc::ClientContext ctx;
+  Request req;
+  pb::ChainReply reply;
+  std::promise<grpc::Status> done;
+  void Finish(grpc::Status s) { done.set_value(std::move(s)); }
+};
+
+}  // namespace
+
+ChunkServiceImpl::ChunkServiceImpl(ChunkServiceOptions options, ChunkStore* store,
+                                   client::ChunkStubPool* peers)
+    : options_(std::move(options)), store_(store), peers_(peers) {}
+
+void ChunkServiceImpl::SetIdentity(uint64_t node_id, const std::string& cluster_id) {
+  std::lock_guard lock(mu_);
+  node_id_ = node_id;
+  cluster_id_ = cluster_id;
+}
+
+Status ChunkServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
+  std::lock_guard lock(mu_);
+  if (node_id_ == 0) return Status::Unavailable("chunk server not registered yet");
+  if (header.cluster_id() != cluster_id_) {
+    return Status::ClusterMismatch("this chunk server is of cluster " + cluster_id_ +
+                                   ", the request of '" + header.cluster_id() + "'");
+  }
+  return Status::Ok();
+}
+
+void ChunkServiceImpl::NoteResult(const Status& s) {
+  if (s.code() == ErrorCode::CORRUPT && options_.on_corrupt) options_.on_corrupt();
+}
+
+template <class Request, class Local, class Send>
+void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local local,
+                                Send send) {
+  if (Status s = CheckHeader(req.header()); !s.ok()) {
+    StatusToProto(s, reply->mutable_error());
+    return;
+  }
+  ChunkLocks::Guard guard(&locks_, req.chunk_id());
+  std::unique_ptr<Forward<Request>> next;
+  if (req.chain_size() > 0) {
+    next = std::make_unique<Forward<Request>>();
+    next->req = req;
+    next->req.mutable_chain()->DeleteSubrange(0, 1);
+    next->ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
+    send(peers_->Get(req.chain(0).address()), next.get());
+  }
+  Status mine = local();
+  NoteResult(mine);
+  // The forwarded call owns `next`'s context: wait for it whatever happened here.
+  grpc::Status sent = next ? next->done.get_future().get() : grpc::Status::OK;
+  uint64_t self;
+  {
+    std::lock_guard lock(mu_);
+    self = node_id_;
+  }
+  if (!mine.ok()) {
+    StatusToProto(mine.WithContext("replica " + std::to_string(self) + " of chunk " +
+                                   Hex(req.chunk_id())),
+                  reply->mutable_error());
+    reply->set_failed_node(self);
+  } else if (!sent.ok()) {
+    const pb::ChunkReplica& peer = req.chain(0);
+    StatusToProto(Status::Unavailable("replica " + std::to_string(peer.node_id()) + " at " +
+                                      peer.address() + ": " + sent.error_message()),
+                  reply->mutable_error());
+    reply->set_failed_node(peer.node_id());
+  } else if (next && next->reply.error().code() != 0) {
+    *reply = next->reply;
+  }
+}
+
+grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext*, const pb::CreateChunkRequest* req,
+                                           pb::ChainReply* reply) {
+  InFlight count(&in_flight_);
+  RunChain(
+      *req, reply, [&] { return store_->Create(req->chunk_id(), req->version()); },
+      [](pb::ChunkService::Stub* stub, auto* f) {
+        stub->async()->CreateChunk(&f->ctx, &f->req, &f->reply,
+                                   [f](grpc::Status s) { f->Finish(std::move(s)); });
+      });
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteRequest* req,
+                                     pb::ChainReply* reply) {
+  InFlight count(&in_flight_);
+  RunChain(
+      *req, reply,
+      [&] {
+        return store_->Write(req->chunk_id(), req->version(), req->offset(), Bytes(req->data()),
+                             Sums(req->checksums()));
+      },
+      [](pb::ChunkService::Stub* stub, auto* f) {
+        stub->async()->Write(&f->ctx, &f->req, &f->reply,
+                             [f](grpc::Status s) { f->Finish(std::move(s)); });
+      });
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext*, const pb::SyncRequest* req,
+                                    pb::ChainReply* reply) {
+  InFlight count(&in_flight_);
+  RunChain(
+      *req, reply, [&] { return store_->Sync(req->chunk_id(), req->version()); },
+      [](pb::ChunkService::Stub* stub, auto* f) {
+        stub->async()->Sync(&f->ctx, &f->req, &f->reply,
+                            [f](grpc::Status s) { f->Finish(std::move(s)); });
+      });
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext*,
+                                             const pb::TruncateChunkRequest* req,
+                                             pb::ChainReply* reply) {
+  InFlight count(&in_flight_);
+  RunChain(
+      *req, reply,
+      [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
+      [](pb::ChunkService::Stub* stub, auto* f) {
+        stub->async()->TruncateChunk(&f->ctx, &f->req, &f->reply,
+                                     [f](grpc::Status s) { f->Finish(std::move(s)); });
+      });
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::Read(grpc::ServerContext*, const pb::ReadRequest* req,
+                                    pb::ReadReply* reply) {
+  InFlight count(&in_flight_);
+  Status s = CheckHeader(req->header());
+  if (s.ok()) {
+    Result<ReadResult> r =
+        store_->Read(req->chunk_id(), req->version(), req->offset(), req->length());
+    if (r.ok()) {
+      reply->set_data(std::move(r->data));
+      reply->mutable_checksums()->Assign(r->checksums.begin(), r->checksums.end());
+      reply->set_replica_length(r->replica_length);
+    } else {
+      s = r.status();
+      NoteResult(s);
+    }
+  }
+  if (!s.ok()) StatusToProto(s, reply->mutable_error());
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext*, const pb::SetVersionRequest* req,
+                                          pb::Error* reply) {
+  InFlight count(&in_flight_);
+  Status s = CheckHeader(req->header());
+  if (s.ok()) {
+    ChunkLocks::Guard guard(&locks_, req->chunk_id());
+    s = store_->SetVersion(req->chunk_id(), req->old_version(), req->new_version());
+  }
+  if (!s.ok()) StatusToProto(s, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext*, const pb::DeleteChunkRequest* req,
+                                           pb::Error* reply) {
+  InFlight count(&in_flight_);
+  Status s = CheckHeader(req->header());
+  if (s.ok()) {
+    ChunkLocks::Guard guard(&locks_, req->chunk_id());
+    s = store_->Delete(req->chunk_id(), req->version());
+  }
+  if (!s.ok()) StatusToProto(s, reply);
+  return grpc::Status::OK;
+}
+
+grpc::Status ChunkServiceImpl::Replicate(grpc::ServerContext*, const pb::ReplicateRequest* req,
+                                         pb::ReplicateReply* reply) {
+  InFlight count(&in_flight_);
+  Status s = CheckHeader(req->header());
+  if (s.ok()) {
+    Result<uint64_t> copied = CopyFrom(*req);
+    if (copied.ok()) {
+      reply->set_bytes_copied(*copied);
+    } else {
+      s = copied.status();
+    }
+  }
+  if (!s.ok()) StatusToProto(s, reply->mutable_error());
+  return grpc::Status::OK;
+}
+
+Result<uint64_t> ChunkServiceImpl::CopyFrom(const pb::ReplicateRequest& req) {
+  const uint64_t id = req.chunk_id(), version = req.version();
+  const std::string source = "replica " + std::to_string(req.source().node_id()) + " at " +
+                             req.source().address();
+  RETURN_IF_ERROR(store_->BeginCopy(id, version), "copying chunk " << Hex(id));
+  pb::ChunkService::Stub* stub = peers_->Get(req.source().address());
+  uint64_t offset = 0, length = 0, copied = 0;
+  Status s;
+  do {
+    pb::ReadRequest read;
+    *read.mutable_header() = req.header();
+    read.set_chunk_id(id);
+    read.set_version(version);
+    read.set_offset(offset);
+    read.set_length(std::min<uint64_t>(options_.copy_piece_bytes, store_->chunk_size() - offset));
+    pb::ReadReply piece;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
+    grpc::Status rpc = stub->Read(&ctx, read, &piece);
+    if (!rpc.ok()) {
+      s = Status::Unavailable(source + ": " + rpc.error_message());
+      break;
+    }
+    if (s = StatusFromProto(piece.error()); !s.ok()) {
+      s = s.WithContext(source);
+      break;
+    }
+    length = piece.replica_length();
+    const std::string& data = piece.data();
+    s = VerifyBlocks(data.data(), data.size(), piece.checksums().data(), piece.checksums_size(),
+                     offset / kBlockSize);
+    if (!s.ok()) {
+      s = s.WithContext("from " + source);
+      break;
+    }
+    // Holes stay holes: an all-zero piece reads as zeros here without a write.
+    bool zeros = std::all_of(data.begin(), data.end(), [](char c) { return c == 0; });
+    if (!zeros && !data.empty()) {
+      s = store_->Write(id, version, offset, Bytes(data), Sums(piece.checksums()));
+      if (!s.ok()) break;
+      copied += data.size();
+    }
+    offset += data.size();
+    if (data.empty()) break;
+  } while (offset < length && offset < store_->chunk_size());
+  if (s.ok()) s = store_->FinishCopy(id, version, length);
+  if (!s.ok()) {
+    Status dropped = store_->Delete(id, version);
+    if (!dropped.ok()) DFS_LOG(WARN) << "dropping failed copy of " << Hex(id) << ": " << dropped;
+    return s.WithContext("copying chunk " + Hex(id) + " v" + std::to_string(version));
+  }
+  DFS_LOG(INFO) << "copied chunk " << Hex(id) << " v" << version << " (" << length
+                << " bytes) from " << source;
+  return copied;
+}
+
+}  // namespace dfs::server

@@ -1,0 +1,83 @@
+// ChunkServiceImpl: the gRPC face of a chunk server (proto/chunk.proto).
+// Chain operations apply locally and forward to the next replica at the
+// same time, under the chunk's lock (server/chunk_locks.h); reads are local;
+// Replicate pulls a whole replica from a peer.
+//
+// Until SetIdentity is called (the server has registered with the meta
+// leader) every request is answered UNAVAILABLE; afterwards a request whose
+// header names another cluster is answered CLUSTER_MISMATCH.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include "proto/chunk.grpc.pb.h"
+#include "server/chunk_locks.h"
+#include "server/chunk_store.h"
+#include "client/chunk_stub_pool.h"
+
+namespace dfs::server {
+
+struct ChunkServiceOptions {
+  // How long one replica waits for the rest of the chain.
+  std::chrono::milliseconds forward_timeout{10000};
+  // Piece size of re-replication reads.
+  uint32_t copy_piece_bytes = 1 << 20;
+  // Called when this server finds one of its replicas corrupt, so that the
+  // meta leader hears of it without waiting for the next heartbeat.
+  std::function<void()> on_corrupt;
+};
+
+class ChunkServiceImpl final : public pb::ChunkService::Service {
+ public:
+  ChunkServiceImpl(ChunkServiceOptions options, ChunkStore* store, client::ChunkStubPool* peers);
+
+  // Who this server is, once registered.
+  void SetIdentity(uint64_t node_id, const std::string& cluster_id);
+  // Requests in progress (the load a heartbeat reports).
+  uint32_t load() const { return in_flight_.load(); }
+
+  grpc::Status CreateChunk(grpc::ServerContext* ctx, const pb::CreateChunkRequest* req,
+                           pb::ChainReply* reply) override;
+  grpc::Status Write(grpc::ServerContext* ctx, const pb::WriteRequest* req,
+                     pb::ChainReply* reply) override;
+  grpc::Status Read(grpc::ServerContext* ctx, const pb::ReadRequest* req,
+                    pb::ReadReply* reply) override;
+  grpc::Status Sync(grpc::ServerContext* ctx, const pb::SyncRequest* req,
+                    pb::ChainReply* reply) override;
+  grpc::Status TruncateChunk(grpc::ServerContext* ctx, const pb::TruncateChunkRequest* req,
+                             pb::ChainReply* reply) override;
+  grpc::Status SetVersion(grpc::ServerContext* ctx, const pb::SetVersionRequest* req,
+                          pb::Error* reply) override;
+  grpc::Status Replicate(grpc::ServerContext* ctx, const pb::ReplicateRequest* req,
+                         pb::ReplicateReply* reply) override;
+  grpc::Status DeleteChunk(grpc::ServerContext* ctx, const pb::DeleteChunkRequest* req,
+                           pb::Error* reply) override;
+
+ private:
+  // OK when the request may be served: registered, same cluster.
+  Status CheckHeader(const pb::RpcHeader& header) const;
+  // Runs `local` on this replica and, concurrently, sends `forward` (the
+  // request with the rest of the chain) to the next replica with `send`;
+  // fills `reply` with the first failure along the chain.
+  template <class Request, class Local, class Send>
+  void RunChain(const Request& req, pb::ChainReply* reply, Local local, Send send);
+  // Copies a whole replica from `source`; the copy is kept only if complete.
+  Result<uint64_t> CopyFrom(const pb::ReplicateRequest& req);
+  void NoteResult(const Status& s);
+
+  const ChunkServiceOptions options_;
+  ChunkStore* const store_;
+  client::ChunkStubPool* const peers_;
+  ChunkLocks locks_;
+  std::atomic<uint32_t> in_flight_{0};
+
+  mutable std::mutex mu_;
+  uint64_t node_id_ = 0;
+  std::string cluster_id_;
+};
+
+}  // namespace dfs::server

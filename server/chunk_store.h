@@ -1,0 +1,148 @@
+// ChunkStore: the chunk replicas one dfs-chunkserver keeps on its local
+// disks (DESIGN §4). Layout and crash rules: docs/chunk_store.md.
+//
+// Each replica is a sparse file under one of the data directories; its
+// metadata (version, length, state, one XXH3-64 checksum per 64 KiB block)
+// lives in a small RocksDB in the same directory. Every stored checksum
+// covers a whole kBlockSize block as it is on disk, zeros included where
+// nothing was written. Blocks never written have no checksum and read as
+// zeros without touching the disk.
+//
+// Crash rule: after kill -9 or power loss every block either verifies
+// against its checksum (old or new contents), or is detected as torn and
+// reported CORRUPT. Bytes that fail their checksum are never returned.
+// Durability: Write returns once the data and its checksums are in the
+// operating system's hands; Sync makes a replica durable (fdatasync of the
+// data file and a synced RocksDB write).
+//
+// Disk I/O goes through io_uring (liburing).
+//
+// Thread-safe: any method from any thread. Writes to one chunk are applied
+// one at a time, in the order their calls take the chunk's lock; the chain
+// (server/chunk_service.h) decides that order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace dfs::server {
+
+enum class ReplicaState : uint8_t {
+  kReady = 0,    // serves reads and writes, reported to the meta leader
+  kCopying = 1,  // being filled by re-replication; not reported, not served
+  kCorrupt = 2,  // failed a checksum; not served, reported as corrupt
+};
+
+struct ReplicaInfo {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  uint64_t length = 0;  // one past the highest byte ever written (or truncated to)
+  ReplicaState state = ReplicaState::kReady;
+};
+
+// One entry of the incremental report a heartbeat carries.
+struct ReplicaChange {
+  enum Kind : uint8_t { kAdded, kDeleted, kCorrupt };
+  Kind kind;
+  ReplicaInfo info;  // for kDeleted: chunk_id and the version deleted
+};
+
+struct ReadResult {
+  std::string data;               // exactly the bytes asked for
+  std::vector<uint64_t> checksums;  // BlockChecksums(data): one per kBlockSize piece from offset
+  uint64_t replica_length = 0;      // the replica's length when it was read
+};
+
+struct ChunkStoreOptions {
+  std::vector<std::string> dirs;  // one or more data directories; created if missing
+  uint64_t chunk_size = 64ull << 20;  // largest replica; a multiple of kBlockSize
+};
+
+class ChunkStore {
+ public:
+  // Opens (or creates) every directory's store and indexes its replicas.
+  // Replicas left in kCopying by a crash are deleted. Fails if a directory
+  // cannot be opened.
+  static Result<std::unique_ptr<ChunkStore>> Open(ChunkStoreOptions options);
+  virtual ~ChunkStore() = default;
+
+  // Creates an empty replica at `version` on the directory with the most
+  // free space. Same chunk at the same version already there: OK (a retry).
+  // Another version there: STALE_VERSION. REQUIRES: version > 0.
+  virtual Status Create(uint64_t chunk_id, uint64_t version) = 0;
+
+  // Writes `data` at `offset`. `checksums` are BlockChecksums(data): one per
+  // kBlockSize piece of `data` counted from `offset` (the last may be
+  // short); the data is verified against them before anything is written
+  // (CHECKSUM_MISMATCH otherwise). Unaligned edges are read, verified,
+  // merged and re-checksummed (read-modify-write); an edge block that fails
+  // its checksum fails the write with CORRUPT. Errors and no change on disk:
+  // NOT_FOUND (no replica), STALE_VERSION (version differs), INVALID_ARGUMENT
+  // (offset + size past chunk_size, empty data, wrong number of checksums), CORRUPT (replica marked corrupt).
+  virtual Status Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                       std::span<const uint8_t> data, std::span<const uint64_t> checksums) = 0;
+
+  // Reads [offset, offset + length), any alignment, verifying every block it
+  // touches. Bytes past the replica's length and never-written blocks read
+  // as zeros; the range may not pass chunk_size (INVALID_ARGUMENT). A block that
+  // fails its checksum marks the replica kCorrupt (a kCorrupt change is
+  // queued) and the read returns CORRUPT. NOT_FOUND, STALE_VERSION as Write;
+  // a kCopying replica is not served (UNAVAILABLE), a kCorrupt one is CORRUPT.
+  virtual Result<ReadResult> Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                                  uint64_t length) = 0;
+
+  // Makes every completed write of this replica durable.
+  virtual Status Sync(uint64_t chunk_id, uint64_t version) = 0;
+
+  // Shrinks or grows the replica to `length`: bytes past it read as zeros
+  // afterwards (the edge block is rewritten, later blocks dropped).
+  virtual Status Truncate(uint64_t chunk_id, uint64_t version, uint64_t length) = 0;
+
+  // Moves the replica from `old_version` to `new_version` (durably).
+  // Already at new_version: OK. Otherwise STALE_VERSION if not at old_version.
+  virtual Status SetVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) = 0;
+
+  // Re-replication: creates the replica in kCopying (replacing any replica
+  // of this chunk with a lower version), to be filled with Write (which
+  // accepts kCopying replicas) and then either committed with FinishCopy
+  // (synced, becomes kReady, a kAdded change is queued) or dropped with
+  // Delete. A replica at `version` or higher already here: ALREADY_EXISTS.
+  virtual Status BeginCopy(uint64_t chunk_id, uint64_t version) = 0;
+  virtual Status FinishCopy(uint64_t chunk_id, uint64_t version, uint64_t length) = 0;
+
+  // Deletes the replica if its version is <= max_version (data file and
+  // metadata); queues a kDeleted change. No replica: OK.
+  virtual Status Delete(uint64_t chunk_id, uint64_t max_version) = 0;
+
+  virtual Result<ReplicaInfo> Stat(uint64_t chunk_id) = 0;
+  // Every replica, in chunk id order (for the full report and the scrubber).
+  virtual std::vector<ReplicaInfo> List() = 0;
+
+  // Verifies block `block_index` of a replica against its checksum (the
+  // scrubber's step). On mismatch marks the replica kCorrupt, queues a
+  // kCorrupt change and returns CORRUPT. Unwritten blocks: OK.
+  virtual Status VerifyBlock(uint64_t chunk_id, uint64_t block_index) = 0;
+
+  // The changes since the last call (added at Create/FinishCopy, deleted,
+  // corrupt), oldest first; the caller owns them now.
+  virtual std::vector<ReplicaChange> TakeChanges() = 0;
+
+  // Bytes of the file systems holding the data directories (each counted once).
+  virtual uint64_t CapacityBytes() = 0;
+  virtual uint64_t FreeBytes() = 0;
+
+  uint64_t chunk_size() const { return chunk_size_; }
+
+ protected:
+  explicit ChunkStore(uint64_t chunk_size) : chunk_size_(chunk_size) {}
+
+ private:
+  const uint64_t chunk_size_;
+};
+
+}  // namespace dfs::server

@@ -1,0 +1,153 @@
+// dfs-chunkserver: the storage node daemon (DESIGN §4).
+//
+//   dfs-chunkserver --listen 127.0.0.1:7101 --zone a --data-dir /srv/dfs/d1
+//       --meta 127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003
+//
+// On start it registers with the meta leader (a new node gets an id, kept
+// in the data directories with the cluster id), opens its replica store,
+// serves ChunkService and heartbeats every second.
+#include <grpcpp/grpcpp.h>
+
+#include <sys/statvfs.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "common/config.h"
+#include "common/logging.h"
+#include "server/chunk_service.h"
+#include "server/chunk_store.h"
+#include "server/meta_link.h"
+#include "server/node_identity.h"
+#include "client/chunk_stub_pool.h"
+#include "server/scrubber.h"
+
+namespace dfs::server {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+struct ChunkServerConfig {
+  std::string listen;
+  std::string advertise;  // empty: the listen address
+  std::string zone = "default";
+  std::vector<std::string> data_dirs;
+  std::vector<std::string> meta;
+  Bytes scrub_rate{4 << 20};
+  std::chrono::milliseconds heartbeat_interval{1000};
+  std::string log_level = "info";
+};
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "dfs-chunkserver: %s\n", s.ToString().c_str());
+  DFS_LOG(ERROR) << s;
+  return 1;
+}
+
+// Capacity and free bytes of the directories' file systems before the store opens.
+void DiskSpace(const std::vector<std::string>& dirs, uint64_t* capacity, uint64_t* free) {
+  *capacity = *free = 0;
+  struct statvfs st;
+  if (!dirs.empty() && ::statvfs(dirs[0].c_str(), &st) == 0) {
+    *capacity = uint64_t{st.f_blocks} * st.f_frsize;
+    *free = uint64_t{st.f_bavail} * st.f_frsize;
+  }
+}
+
+int Main(int argc, char** argv) {
+  ChunkServerConfig cfg;
+  ConfigParser parser("dfs-chunkserver", "dfs chunk server (stores chunk replicas)");
+  parser.Add("listen", &cfg.listen, "host:port to serve ChunkService on");
+  parser.Add("advertise", &cfg.advertise,
+             "host:port clients and peers use to reach this server (default: --listen)");
+  parser.Add("zone", &cfg.zone, "availability zone; replicas of a chunk go to distinct zones");
+  parser.Add("data_dir", &cfg.data_dirs, "data directories, DIR[,DIR...] (one per disk)");
+  parser.Add("meta", &cfg.meta, "every dfs-meta address, HOST:PORT[,HOST:PORT...]");
+  parser.Add("scrub_rate", &cfg.scrub_rate, "bytes per second the scrubber verifies (0 = off)");
+  parser.Add("heartbeat_interval", &cfg.heartbeat_interval, "heartbeat to the meta leader");
+  parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
+  Status s = parser.Parse(argc, argv);
+  if (parser.help_requested()) return 0;
+  if (!s.ok()) {
+    std::fprintf(stderr, "dfs-chunkserver: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (cfg.listen.empty() || cfg.data_dirs.empty() || cfg.meta.empty()) {
+    std::fprintf(stderr,
+                 "dfs-chunkserver: --listen, --data-dir and --meta are required (see --help)\n");
+    return 2;
+  }
+  if (cfg.zone.empty()) {
+    std::fprintf(stderr, "dfs-chunkserver: --zone must not be empty\n");
+    return 2;
+  }
+  if (cfg.advertise.empty()) cfg.advertise = cfg.listen;
+  s = InitLogging(cfg.log_level, "dfs-chunkserver-" + cfg.advertise);
+  if (!s.ok()) {
+    std::fprintf(stderr, "dfs-chunkserver: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  for (const std::string& dir : cfg.data_dirs) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Fail(Status::IoError("cannot create " + dir + ": " + ec.message()));
+  }
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  std::signal(SIGINT, [](int) { g_stop = true; });
+
+  // Who we are: the data directories say, the meta leader confirms.
+  Result<NodeIdentity> known = LoadNodeIdentity(cfg.data_dirs);
+  if (!known.ok()) return Fail(known.status());
+  MetaLink link(MetaLinkOptions{cfg.meta, cfg.advertise, cfg.zone, cfg.heartbeat_interval});
+  uint64_t capacity = 0, free = 0;
+  DiskSpace(cfg.data_dirs, &capacity, &free);
+  Result<NodeIdentity> identity = link.Register(*known, capacity, free, g_stop);
+  if (!identity.ok()) return Fail(identity.status());
+  if (!known->registered()) {
+    s = SaveNodeIdentity(cfg.data_dirs, *identity);
+    if (!s.ok()) return Fail(s);
+  }
+  DFS_LOG(INFO) << "node " << identity->node_id << " of cluster " << identity->cluster_id
+                << " (zone " << cfg.zone << ")";
+
+  Result<std::unique_ptr<ChunkStore>> store =
+      ChunkStore::Open(ChunkStoreOptions{cfg.data_dirs, identity->chunk_size});
+  if (!store.ok()) return Fail(store.status());
+
+  client::ChunkStubPool peers;
+  ChunkServiceOptions service_options;
+  service_options.on_corrupt = [&link] { link.Wake(); };
+  ChunkServiceImpl service(service_options, store->get(), &peers);
+  service.SetIdentity(identity->node_id, identity->cluster_id);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(client::kMaxChunkMessageBytes);
+  builder.SetMaxSendMessageSize(client::kMaxChunkMessageBytes);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) return Fail(Status::Unavailable("cannot listen on " + cfg.listen));
+
+  link.Start(store->get(), [&service] { return service.load(); });
+  Scrubber scrubber(ScrubberOptions{cfg.scrub_rate.value, [&link] { link.Wake(); }},
+                    store->get());
+  scrubber.Start();
+  DFS_LOG(INFO) << "dfs-chunkserver serving on " << cfg.listen;
+
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  DFS_LOG(INFO) << "dfs-chunkserver shutting down";
+  scrubber.Stop();
+  link.Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}
+
+}  // namespace
+}  // namespace dfs::server
+
+int main(int argc, char** argv) {
+  return dfs::server::Main(argc, argv);
+}
