@@ -53,13 +53,13 @@ struct ReplicaChange {
 };
 
 struct ReadResult {
-  std::string data;               // exactly the bytes asked for
+  std::string data;                 // exactly the bytes asked for
   std::vector<uint64_t> checksums;  // BlockChecksums(data): one per kBlockSize piece from offset
   uint64_t replica_length = 0;      // the replica's length when it was read
 };
 
 struct ChunkStoreOptions {
-  std::vector<std::string> dirs;  // one or more data directories; created if missing
+  std::vector<std::string> dirs;      // one or more data directories; created if missing
   uint64_t chunk_size = 64ull << 20;  // largest replica; a multiple of kBlockSize
 };
 
@@ -72,8 +72,9 @@ class ChunkStore {
   virtual ~ChunkStore() = default;
 
   // Creates an empty replica at `version` on the directory with the most
-  // free space. Same chunk at the same version already there: OK (a retry).
-  // Another version there: STALE_VERSION. REQUIRES: version > 0.
+  // free space. Same chunk at the same version already there: OK (a retry;
+  // UNAVAILABLE if it is still being copied, CORRUPT if marked corrupt).
+  // Another version there: STALE_VERSION. version 0: INVALID_ARGUMENT.
   virtual Status Create(uint64_t chunk_id, uint64_t version) = 0;
 
   // Writes `data` at `offset`. `checksums` are BlockChecksums(data): one per
@@ -81,9 +82,11 @@ class ChunkStore {
   // short); the data is verified against them before anything is written
   // (CHECKSUM_MISMATCH otherwise). Unaligned edges are read, verified,
   // merged and re-checksummed (read-modify-write); an edge block that fails
-  // its checksum fails the write with CORRUPT. Errors and no change on disk:
-  // NOT_FOUND (no replica), STALE_VERSION (version differs), INVALID_ARGUMENT
-  // (offset + size past chunk_size, empty data, wrong number of checksums), CORRUPT (replica marked corrupt).
+  // its checksum fails the write with CORRUPT and marks the replica kCorrupt
+  // as Read does. Errors and no change on disk: NOT_FOUND (no replica),
+  // STALE_VERSION (version differs), INVALID_ARGUMENT (offset + size past
+  // chunk_size, empty data, wrong number of checksums), CORRUPT (replica
+  // marked corrupt).
   virtual Status Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
                        std::span<const uint8_t> data, std::span<const uint64_t> checksums) = 0;
 
@@ -96,7 +99,8 @@ class ChunkStore {
   virtual Result<ReadResult> Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
                                   uint64_t length) = 0;
 
-  // Makes every completed write of this replica durable.
+  // Makes every completed write of this replica durable. NOT_FOUND,
+  // STALE_VERSION, CORRUPT as Write.
   virtual Status Sync(uint64_t chunk_id, uint64_t version) = 0;
 
   // Shrinks or grows the replica to `length`: bytes past it read as zeros
@@ -104,7 +108,8 @@ class ChunkStore {
   virtual Status Truncate(uint64_t chunk_id, uint64_t version, uint64_t length) = 0;
 
   // Moves the replica from `old_version` to `new_version` (durably).
-  // Already at new_version: OK. Otherwise STALE_VERSION if not at old_version.
+  // Already at new_version: OK. Otherwise INVALID_ARGUMENT unless
+  // new_version > old_version, then STALE_VERSION if not at old_version.
   virtual Status SetVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) = 0;
 
   // Re-replication: creates the replica in kCopying (replacing any replica
@@ -116,16 +121,20 @@ class ChunkStore {
   virtual Status FinishCopy(uint64_t chunk_id, uint64_t version, uint64_t length) = 0;
 
   // Deletes the replica if its version is <= max_version (data file and
-  // metadata); queues a kDeleted change. No replica: OK.
+  // metadata); queues a kDeleted change (not for a kCopying replica, which
+  // was never reported). No replica: OK. A newer replica is kept:
+  // STALE_VERSION.
   virtual Status Delete(uint64_t chunk_id, uint64_t max_version) = 0;
 
   virtual Result<ReplicaInfo> Stat(uint64_t chunk_id) = 0;
-  // Every replica, in chunk id order (for the full report and the scrubber).
+  // Every replica, kCopying ones included, in chunk id order (for the full
+  // report and the scrubber).
   virtual std::vector<ReplicaInfo> List() = 0;
 
   // Verifies block `block_index` of a replica against its checksum (the
   // scrubber's step). On mismatch marks the replica kCorrupt, queues a
-  // kCorrupt change and returns CORRUPT. Unwritten blocks: OK.
+  // kCorrupt change and returns CORRUPT. Unwritten blocks: OK. A kCopying
+  // replica: UNAVAILABLE; a kCorrupt one: CORRUPT.
   virtual Status VerifyBlock(uint64_t chunk_id, uint64_t block_index) = 0;
 
   // The changes since the last call (added at Create/FinishCopy, deleted,
