@@ -86,6 +86,8 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::CommitWrite(txn, ctx, cmd.commit_write());
     case pb::MetaCommand::kRegisterNode:
       return ops::RegisterNode(txn, ctx, cmd.register_node());
+    case pb::MetaCommand::kForgetGarbage:
+      return ops::ForgetGarbage(txn, ctx, cmd.forget_garbage());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }
@@ -145,9 +147,25 @@ Status MetaStore::OpenDb() {
   MetaTxn txn = MetaTxn::ReadOnly(db_.get(), ToFamilies(handles_), nullptr);
   ASSIGN_OR_RETURN(uint64_t applied, txn.GetAppliedIndex(), "in " << dir_);
   ASSIGN_OR_RETURN(std::optional<pb::FormatCommand> format, txn.GetFormat(), "in " << dir_);
+  ASSIGN_OR_RETURN(uint64_t layout, txn.GetLayoutVersion(), "in " << dir_);
+  // A state (or a snapshot) written before the indexes existed gets them
+  // now, before anything reads them: every replica derives the same ones.
+  if (format && layout < keys::kCurrentLayout) RETURN_IF_ERROR(RebuildIndexes(), "in " << dir_);
   std::lock_guard cache_lock(cache_mu_);
   applied_index_ = applied;
   format_ = std::move(format);
+  return Status::Ok();
+}
+
+Status MetaStore::RebuildIndexes() {
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  MetaTxn txn = MetaTxn::ReadWrite(db_.get(), ToFamilies(handles_), &batch);
+  ASSIGN_OR_RETURN(auto counts, txn.RebuildIndexes(), "rebuilding the chunk indexes");
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  RETURN_IF_ERROR(FromRocks(db_->Write(sync, batch.GetWriteBatch()), "writing the chunk indexes"));
+  DFS_LOG(INFO) << "indexed " << counts.first << " chunks and " << counts.second
+                << " garbage records in " << dir_;
   return Status::Ok();
 }
 
@@ -350,6 +368,14 @@ std::vector<pb::NodeRecord> MetaStore::Nodes() const {
   return std::move(nodes).value();
 }
 
+Result<pb::NodeRecord> MetaStore::Node(uint64_t node_id) const {
+  return ReadState([&](const MetaTxn& txn) -> Result<pb::NodeRecord> {
+    ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(node_id));
+    if (!node) return Status::NotFound("no chunk server " + std::to_string(node_id));
+    return std::move(*node);
+  });
+}
+
 uint64_t MetaStore::InodeCount() const {
   auto count = ReadState([](const MetaTxn& txn) { return txn.GetCounter(Counter::kInodeCount); });
   if (!count.ok()) {
@@ -368,6 +394,27 @@ std::vector<pb::ChunkRecord> MetaStore::Garbage(size_t max) const {
     return {};
   }
   return std::move(garbage).value();
+}
+
+Result<LocatedChunk> MetaStore::FindChunk(uint64_t chunk_id) const {
+  return ReadState([&](const MetaTxn& txn) -> Result<LocatedChunk> {
+    ASSIGN_OR_RETURN(std::optional<LocatedChunk> chunk, txn.FindChunk(chunk_id));
+    if (!chunk) return Status::NotFound("no file holds chunk " + std::to_string(chunk_id));
+    return std::move(*chunk);
+  });
+}
+
+Result<pb::ChunkRecord> MetaStore::FindGarbage(uint64_t chunk_id) const {
+  return ReadState([&](const MetaTxn& txn) -> Result<pb::ChunkRecord> {
+    ASSIGN_OR_RETURN(std::optional<pb::ChunkRecord> record, txn.GetGarbage(chunk_id));
+    if (!record) return Status::NotFound("chunk " + std::to_string(chunk_id) + " is not garbage");
+    return std::move(*record);
+  });
+}
+
+Result<std::vector<uint64_t>> MetaStore::GarbageOn(uint64_t node_id, uint64_t after,
+                                                   size_t max) const {
+  return ReadState([&](const MetaTxn& txn) { return txn.ListGarbageOn(node_id, after, max); });
 }
 
 }  // namespace dfs::meta

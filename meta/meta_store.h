@@ -3,9 +3,10 @@
 // from it after a read barrier.
 //
 // State lives in RocksDB (column families for inodes, dentries, chunks,
-// xattrs, nodes, sessions and garbage); every Apply call is one atomic
-// WriteBatch that also records the applied index, so a restart neither
-// loses nor repeats an entry.
+// xattrs, nodes, sessions and garbage, and two indexes: chunk_ids and
+// garbage_by_node); every Apply call is one atomic WriteBatch that also
+// records the applied index, so a restart neither loses nor repeats an
+// entry.
 //
 // Threads: Apply, Checkpoint and Restore are called on the Raft driver
 // thread; every read may be called from any thread at the same time and
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "meta/meta_store_txn.h"
 #include "meta/ops/permissions.h"
 #include "meta/ops/validate.h"
 #include "meta/raft/state_machine.h"
@@ -101,15 +103,27 @@ class MetaStore : public raft::StateMachine {
   Result<pb::GetChunksReply> GetChunks(uint64_t inode, uint64_t first_index, uint64_t count) const;
   // Every registered chunk server, by node id.
   std::vector<pb::NodeRecord> Nodes() const;
+  // One chunk server; NOT_FOUND if it never registered.
+  Result<pb::NodeRecord> Node(uint64_t node_id) const;
   // Inodes that exist, root included.
   uint64_t InodeCount() const;
   // Up to `max` chunks no file references any more (from unlink, truncate,
   // rename over a file), by chunk id: to delete on the chunk servers.
   std::vector<pb::ChunkRecord> Garbage(size_t max) const;
+  // The chunk `chunk_id` of some file, with its inode and index; NOT_FOUND
+  // if no file holds it (it is garbage, or was never allocated).
+  Result<LocatedChunk> FindChunk(uint64_t chunk_id) const;
+  // The garbage record of `chunk_id`; NOT_FOUND if it is not garbage.
+  Result<pb::ChunkRecord> FindGarbage(uint64_t chunk_id) const;
+  // Up to `max` ids, ascending and above `after`, of the garbage chunks
+  // whose record lists `node_id`: the replicas that node has to delete.
+  Result<std::vector<uint64_t>> GarbageOn(uint64_t node_id, uint64_t after, size_t max) const;
 
  private:
   explicit MetaStore(std::string dir);
   Status OpenDb();
+  // Fills the indexes of a state written before they existed.
+  Status RebuildIndexes();
   void CloseDb();
   // Applies one command entry into `txn`; returns the serialized reply.
   std::string ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& batch,

@@ -41,4 +41,8 @@ std::string Chunk(uint64_t inode, uint64_t index) {
   return BigEndian(inode) + BigEndian(index);
 }
 
+std::string GarbageReplica(uint64_t node_id, uint64_t chunk_id) {
+  return BigEndian(node_id) + BigEndian(chunk_id);
+}
+
 }  // namespace dfs::meta::keys

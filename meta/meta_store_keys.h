@@ -10,8 +10,9 @@
 namespace dfs::meta::keys {
 
 // Column families, in the order MetaStore opens them (default first).
-inline constexpr const char* kFamilies[] = {"default", "inodes", "dentries", "chunks",
-                                            "xattrs",  "nodes",  "sessions", "garbage"};
+inline constexpr const char* kFamilies[] = {"default",   "inodes",         "dentries", "chunks",
+                                            "xattrs",    "nodes",          "sessions", "garbage",
+                                            "chunk_ids", "garbage_by_node"};
 inline constexpr size_t kFamilyCount = sizeof(kFamilies) / sizeof(kFamilies[0]);
 
 // Keys of the default column family.
@@ -21,6 +22,12 @@ inline constexpr char kNextInode[] = "next_inode";
 inline constexpr char kNextChunkId[] = "next_chunk_id";
 inline constexpr char kNextNodeId[] = "next_node_id";
 inline constexpr char kInodeCount[] = "inode_count";
+inline constexpr char kLayoutVersion[] = "layout_version";
+
+// The layout a formatted state has (kLayoutVersion, 8 bytes LE; absent is
+// 0). 1: the chunk_ids and garbage_by_node indexes exist. Opening an older
+// state builds what it lacks.
+inline constexpr uint64_t kCurrentLayout = 1;
 
 // 8 bytes big-endian: RocksDB's byte order is then numeric order.
 std::string BigEndian(uint64_t v);
@@ -32,13 +39,16 @@ std::string LittleEndian(uint64_t v);
 // 0 unless in.size() == 8.
 uint64_t DecodeLittleEndian(std::string_view in);
 
-// inodes: inode. nodes: node id. sessions: session id. garbage: chunk id.
+// inodes: inode. nodes: node id. sessions: session id. garbage and
+// chunk_ids: chunk id.
 inline std::string Id(uint64_t id) {
   return BigEndian(id);
 }
 // dentries: parent + name; xattrs: inode + name.
 std::string Named(uint64_t id, std::string_view name);
-// chunks: inode + chunk index.
+// chunks: inode + chunk index. chunk_ids values: the same 16 bytes.
 std::string Chunk(uint64_t inode, uint64_t index);
+// garbage_by_node: node id + chunk id.
+std::string GarbageReplica(uint64_t node_id, uint64_t chunk_id);
 
 }  // namespace dfs::meta::keys

@@ -3,7 +3,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <limits>
 #include <memory>
+#include <string>
 
 #include "common/check.h"
 
@@ -81,6 +83,34 @@ Result<std::optional<pb::DentryRecord>> MetaTxn::GetDentry(uint64_t parent,
 
 Result<std::optional<pb::ChunkRecord>> MetaTxn::GetChunk(uint64_t inode, uint64_t index) const {
   return GetMessage<pb::ChunkRecord>(Family::kChunks, keys::Chunk(inode, index));
+}
+
+Result<uint64_t> MetaTxn::GetLayoutVersion() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kDefault, keys::kLayoutVersion));
+  return value ? keys::DecodeLittleEndian(*value) : uint64_t{0};
+}
+
+Result<std::optional<LocatedChunk>> MetaTxn::FindChunk(uint64_t chunk_id) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> key, Get(Family::kChunkIds, keys::Id(chunk_id)));
+  if (!key) return std::optional<LocatedChunk>();
+  if (key->size() != 16) {
+    return Status::Corrupt("bad chunk_ids entry for chunk " + std::to_string(chunk_id));
+  }
+  LocatedChunk out;
+  out.inode = keys::DecodeBigEndian(*key);
+  out.index = keys::DecodeBigEndian(std::string_view(*key).substr(8));
+  ASSIGN_OR_RETURN(std::optional<pb::ChunkRecord> record, GetChunk(out.inode, out.index));
+  if (!record || record->chunk_id() != chunk_id) {
+    return Status::Corrupt("chunk_ids sends chunk " + std::to_string(chunk_id) + " to inode " +
+                           std::to_string(out.inode) + " index " + std::to_string(out.index) +
+                           ", which does not hold it");
+  }
+  out.record = std::move(*record);
+  return std::optional<LocatedChunk>(std::move(out));
+}
+
+Result<std::optional<pb::ChunkRecord>> MetaTxn::GetGarbage(uint64_t chunk_id) const {
+  return GetMessage<pb::ChunkRecord>(Family::kGarbage, keys::Id(chunk_id));
 }
 
 Result<std::optional<std::string>> MetaTxn::GetXattr(uint64_t inode, std::string_view name) const {
@@ -219,6 +249,20 @@ Result<std::vector<pb::ChunkRecord>> MetaTxn::ListGarbage(size_t max) const {
   return out;
 }
 
+Result<std::vector<uint64_t>> MetaTxn::ListGarbageOn(uint64_t node_id, uint64_t after,
+                                                     size_t max) const {
+  std::vector<uint64_t> out;
+  if (max == 0 || after == std::numeric_limits<uint64_t>::max()) return out;
+  RETURN_IF_ERROR(Scan(Family::kGarbageByNode, keys::Id(node_id),
+                       keys::GarbageReplica(node_id, after + 1),
+                       [&](std::string_view key, std::string_view) -> Result<bool> {
+                         if (key.size() != 16) return Status::Corrupt("bad garbage_by_node key");
+                         out.push_back(keys::DecodeBigEndian(key.substr(8)));
+                         return out.size() < max;
+                       }));
+  return out;
+}
+
 void MetaTxn::Put(Family family, const std::string& key, std::string_view value) {
   DFS_CHECK(batch_ != nullptr) << "write through a read-only MetaTxn";
   rocksdb::Status s = batch_->Put(families_[static_cast<size_t>(family)], key,
@@ -251,10 +295,12 @@ void MetaTxn::DeleteDentry(uint64_t parent, std::string_view name) {
 
 void MetaTxn::PutChunk(uint64_t inode, uint64_t index, const pb::ChunkRecord& record) {
   Put(Family::kChunks, keys::Chunk(inode, index), record.SerializeAsString());
+  Put(Family::kChunkIds, keys::Id(record.chunk_id()), keys::Chunk(inode, index));
 }
 
-void MetaTxn::DeleteChunk(uint64_t inode, uint64_t index) {
+void MetaTxn::DeleteChunk(uint64_t inode, uint64_t index, uint64_t chunk_id) {
   Delete(Family::kChunks, keys::Chunk(inode, index));
+  Delete(Family::kChunkIds, keys::Id(chunk_id));
 }
 
 void MetaTxn::PutXattr(uint64_t inode, std::string_view name, std::string_view value) {
@@ -275,6 +321,16 @@ void MetaTxn::PutSession(uint64_t session_id, const pb::SessionRecord& record) {
 
 void MetaTxn::PutGarbage(const pb::ChunkRecord& record) {
   Put(Family::kGarbage, keys::Id(record.chunk_id()), record.SerializeAsString());
+  for (uint64_t node_id : record.replicas())
+    Put(Family::kGarbageByNode, keys::GarbageReplica(node_id, record.chunk_id()), "");
+}
+
+void MetaTxn::DeleteGarbageReplica(uint64_t chunk_id, uint64_t node_id) {
+  Delete(Family::kGarbageByNode, keys::GarbageReplica(node_id, chunk_id));
+}
+
+void MetaTxn::DeleteGarbage(uint64_t chunk_id) {
+  Delete(Family::kGarbage, keys::Id(chunk_id));
 }
 
 void MetaTxn::PutFormat(const pb::FormatCommand& format) {
@@ -287,6 +343,36 @@ void MetaTxn::PutCounter(Counter counter, uint64_t value) {
 
 void MetaTxn::PutAppliedIndex(uint64_t index) {
   Put(Family::kDefault, keys::kAppliedIndex, keys::LittleEndian(index));
+}
+
+void MetaTxn::PutLayoutVersion(uint64_t version) {
+  Put(Family::kDefault, keys::kLayoutVersion, keys::LittleEndian(version));
+}
+
+Result<std::pair<uint64_t, uint64_t>> MetaTxn::RebuildIndexes() {
+  DFS_CHECK(batch_ != nullptr) << "write through a read-only MetaTxn";
+  // Collected first, written after: the batch must not change under its
+  // own iterators.
+  std::vector<std::pair<uint64_t, std::string>> chunks;  // id, chunks key
+  RETURN_IF_ERROR(Scan(Family::kChunks, "", "",
+                       [&](std::string_view key, std::string_view value) -> Result<bool> {
+                         pb::ChunkRecord record;
+                         if (key.size() != 16 ||
+                             !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                           return Status::Corrupt("bad chunk record");
+                         }
+                         chunks.emplace_back(record.chunk_id(), std::string(key));
+                         return true;
+                       }));
+  ASSIGN_OR_RETURN(std::vector<pb::ChunkRecord> garbage,
+                   ListGarbage(std::numeric_limits<size_t>::max()));
+  for (const auto& [id, key] : chunks)
+    Put(Family::kChunkIds, keys::Id(id), key);
+  for (const pb::ChunkRecord& record : garbage)
+    PutGarbage(record);
+  PutLayoutVersion(keys::kCurrentLayout);
+  return std::make_pair(static_cast<uint64_t>(chunks.size()),
+                        static_cast<uint64_t>(garbage.size()));
 }
 
 }  // namespace dfs::meta

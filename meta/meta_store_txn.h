@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -39,6 +40,8 @@ enum class Family : size_t {
   kNodes,
   kSessions,
   kGarbage,
+  kChunkIds,
+  kGarbageByNode,
 };
 using FamilyHandles = std::array<rocksdb::ColumnFamilyHandle*, keys::kFamilyCount>;
 
@@ -57,6 +60,13 @@ struct IndexedChunk {
   pb::ChunkRecord record;
 };
 
+// A chunk found by its id: the file and index it belongs to.
+struct LocatedChunk {
+  uint64_t inode = 0;
+  uint64_t index = 0;
+  pb::ChunkRecord record;
+};
+
 class MetaTxn {
  public:
   // Reads the DB as of `snapshot` (null: the latest state); cannot write.
@@ -71,12 +81,17 @@ class MetaTxn {
   Result<std::optional<pb::InodeRecord>> GetInode(uint64_t inode) const;
   Result<std::optional<pb::DentryRecord>> GetDentry(uint64_t parent, std::string_view name) const;
   Result<std::optional<pb::ChunkRecord>> GetChunk(uint64_t inode, uint64_t index) const;
+  // Through the chunk_ids index; CORRUPT if the index and the chunk map
+  // disagree.
+  Result<std::optional<LocatedChunk>> FindChunk(uint64_t chunk_id) const;
+  Result<std::optional<pb::ChunkRecord>> GetGarbage(uint64_t chunk_id) const;
   Result<std::optional<std::string>> GetXattr(uint64_t inode, std::string_view name) const;
   Result<std::optional<pb::NodeRecord>> GetNode(uint64_t node_id) const;
   Result<std::optional<pb::SessionRecord>> GetSession(uint64_t session_id) const;
   Result<std::optional<pb::FormatCommand>> GetFormat() const;
   Result<uint64_t> GetCounter(Counter counter) const;
   Result<uint64_t> GetAppliedIndex() const;
+  Result<uint64_t> GetLayoutVersion() const;  // 0 when absent
 
   // Scans, in key order.
   // Up to `max` entries of `parent` with names after `after` ("" = first).
@@ -89,22 +104,46 @@ class MetaTxn {
   Result<std::vector<std::string>> ListXattrNames(uint64_t inode) const;
   Result<std::vector<pb::NodeRecord>> ListNodes() const;
   Result<std::vector<pb::ChunkRecord>> ListGarbage(size_t max) const;
+  // Up to `max` ids of garbage chunks whose replicas include `node_id`,
+  // from the first id above `after` on.
+  Result<std::vector<uint64_t>> ListGarbageOn(uint64_t node_id, uint64_t after, size_t max) const;
 
   // Writes. REQUIRES: a read-write MetaTxn.
+  //
+  // The indexes follow the records they index, so these hold after every
+  // write: chunk_ids maps id -> (inode, index) exactly for the records of
+  // the chunk map, and garbage_by_node holds (node, chunk) exactly for the
+  // nodes each garbage record lists.
   void PutInode(const pb::InodeRecord& record);  // keyed by record.attr().inode()
   void DeleteInode(uint64_t inode);
   void PutDentry(uint64_t parent, std::string_view name, const pb::DentryRecord& record);
   void DeleteDentry(uint64_t parent, std::string_view name);
+  // Also indexes the chunk id. REQUIRES: a record already at (inode,
+  // index) has the same chunk id (ids never move).
   void PutChunk(uint64_t inode, uint64_t index, const pb::ChunkRecord& record);
-  void DeleteChunk(uint64_t inode, uint64_t index);
+  // Also drops the chunk id from the index.
+  void DeleteChunk(uint64_t inode, uint64_t index, uint64_t chunk_id);
   void PutXattr(uint64_t inode, std::string_view name, std::string_view value);
   void DeleteXattr(uint64_t inode, std::string_view name);
   void PutNode(const pb::NodeRecord& record);
   void PutSession(uint64_t session_id, const pb::SessionRecord& record);
-  void PutGarbage(const pb::ChunkRecord& record);  // keyed by record.chunk_id()
+  // Keyed by record.chunk_id(); indexes each of its replicas. REQUIRES: a
+  // node that an earlier record of this id listed and this one does not
+  // has been dropped with DeleteGarbageReplica.
+  void PutGarbage(const pb::ChunkRecord& record);
+  // Drops (node, chunk) from the garbage_by_node index only.
+  void DeleteGarbageReplica(uint64_t chunk_id, uint64_t node_id);
+  // REQUIRES: every replica of the record dropped with DeleteGarbageReplica.
+  void DeleteGarbage(uint64_t chunk_id);
   void PutFormat(const pb::FormatCommand& format);
   void PutCounter(Counter counter, uint64_t value);
   void PutAppliedIndex(uint64_t index);
+  void PutLayoutVersion(uint64_t version);
+
+  // Builds chunk_ids and garbage_by_node from the chunk map and garbage (a
+  // state written before those indexes existed) and records the current
+  // layout. Returns how many chunk and garbage records were indexed.
+  Result<std::pair<uint64_t, uint64_t>> RebuildIndexes();
 
  private:
   MetaTxn(rocksdb::DB* db, const FamilyHandles& families, const rocksdb::Snapshot* snapshot,

@@ -32,7 +32,7 @@ Status FreeChunks(MetaTxn& txn, uint64_t inode, uint64_t first_index, pb::MetaRe
                    txn.ListChunks(inode, first_index, std::numeric_limits<uint64_t>::max()));
   for (const IndexedChunk& chunk : chunks) {
     txn.PutGarbage(chunk.record);
-    txn.DeleteChunk(inode, chunk.index);
+    txn.DeleteChunk(inode, chunk.index, chunk.record.chunk_id());
     reply->add_freed_chunks(chunk.record.chunk_id());
   }
   return Status::Ok();

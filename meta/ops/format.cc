@@ -55,6 +55,7 @@ Result<pb::MetaReply> Format(MetaTxn& txn, const OpContext& ctx, const pb::Forma
   txn.PutCounter(Counter::kInodeCount, 1);
   txn.PutCounter(Counter::kNextChunkId, 1);
   txn.PutCounter(Counter::kNextNodeId, 1);
+  txn.PutLayoutVersion(keys::kCurrentLayout);
 
   pb::MetaReply reply;
   *reply.mutable_attr() = root.attr();

@@ -62,4 +62,10 @@ Result<pb::MetaReply> CommitWrite(MetaTxn& txn, const OpContext& ctx,
 Result<pb::MetaReply> RegisterNode(MetaTxn& txn, const OpContext& ctx,
                                    const pb::RegisterNodeRequest& req);
 
+// Garbage replicas the chunk servers have drained (forget_garbage.cc):
+// each pair's node leaves its garbage record, a record left with no node
+// goes. Pairs naming no record or an unlisted node change nothing.
+Result<pb::MetaReply> ForgetGarbage(MetaTxn& txn, const OpContext& ctx,
+                                    const pb::ForgetGarbageCommand& req);
+
 }  // namespace dfs::meta::ops

@@ -127,8 +127,10 @@ int Main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     raft::RaftNodeStatus st = (*node)->GetStatus();
     if (st.role == raft::StateRole::kLeader && last_role != raft::StateRole::kLeader) {
-      // A new leader rebuilds liveness from heartbeats (DESIGN §3).
-      registry.Reset();
+      // A new leader rebuilds liveness and replica reports from heartbeats
+      // (DESIGN §3); the Heartbeat handler does the same on the first one
+      // of a new term, in case it comes first.
+      registry.LeadTerm(st.term);
     }
     last_role = st.role;
     if (!(*store)->formatted() && st.role == raft::StateRole::kLeader) {

@@ -1,6 +1,12 @@
 #include "meta/server/meta_service.h"
 
 #include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/logging.h"
+#include "meta/server/replica_report.h"
 
 namespace dfs::meta {
 
@@ -167,6 +173,8 @@ grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* c
     r->set_total_bytes(capacity);
     r->set_free_bytes(free);
     r->set_inodes(store_->InodeCount());
+    r->set_cluster_id(store_->cluster_id());
+    r->set_chunk_size(store_->chunk_size());
     return Status::Ok();
   });
 }
@@ -328,6 +336,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerCont
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_register_node() = *req; },
       [this](const pb::MetaReply& m, pb::RegisterNodeReply* r) {
+        // A restart: what the server reported before is void until its
+        // next (full) report.
+        registry_->Registered(m.node_id());
         r->set_node_id(m.node_id());
         r->set_cluster_id(store_->cluster_id());
         r->set_chunk_size(store_->chunk_size());
@@ -337,24 +348,86 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext* ctx,
                                                      const pb::HeartbeatRequest* req,
                                                      pb::HeartbeatReply* reply) {
-  // Liveness is the leader's soft state: no Raft round, no read barrier.
+  // Liveness and the replica report are the leader's soft state: no Raft
+  // round. The verdicts on the report read the replicated state, so they
+  // wait for a read barrier: a new leader may not yet have applied chunks
+  // its predecessor allocated, and would take their replicas for orphans.
   auto* reactor = ctx->DefaultReactor();
-  Status s = CheckHeader(req->header());
-  if (s.ok() && node_->GetStatus().role != raft::StateRole::kLeader) {
-    s = Status::NotLeader(node_->GetStatus().leader_address);
-  }
-  if (s.ok()) {
-    s = Status::NotFound("unknown node " + std::to_string(req->node_id()) + "; register again");
-    for (const pb::NodeRecord& record : store_->Nodes()) {
-      if (record.node_id() != req->node_id()) continue;
-      registry_->Heartbeat(record, req->capacity_bytes(), req->free_bytes(), req->load());
-      s = Status::Ok();
-      break;
+  raft::RaftNodeStatus st = node_->GetStatus();
+  Result<pb::NodeRecord> record = Status::NotLeader(st.leader_address);
+  if (Status s = CheckHeader(req->header()); !s.ok()) {
+    record = s;
+  } else if (st.role == raft::StateRole::kLeader) {
+    record = store_->Node(req->node_id());
+    if (record.status().code() == ErrorCode::NOT_FOUND) {
+      record =
+          Status::NotFound("unknown node " + std::to_string(req->node_id()) + "; register again");
     }
   }
-  if (!s.ok()) FillError(s, reply->mutable_error());
-  reactor->Finish(grpc::Status::OK);
+  if (!record.ok()) {
+    FillError(record.status(), reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  registry_->LeadTerm(st.term);
+  registry_->Heartbeat(*record, req->capacity_bytes(), req->free_bytes(), req->load());
+  registry_->TakeReport(*req);
+  node_->ReadBarrier([this, reactor, req, reply](Status barrier) {
+    if (!barrier.ok()) {
+      FillError(barrier, reply->mutable_error());
+      reactor->Finish(grpc::Status::OK);
+      return;
+    }
+    // Up to a few thousand point reads: off the Raft thread.
+    readers_.Submit([this, reactor, req, reply] {
+      AnswerReport(req->node_id(), reply);
+      reactor->Finish(grpc::Status::OK);
+    });
+  });
   return reactor;
+}
+
+void MetaServiceImpl::AnswerReport(uint64_t node_id, pb::HeartbeatReply* reply) {
+  StoreCatalog catalog(store_);
+  Result<ReplicaVerdicts> verdicts = registry_->Judge(node_id, catalog);
+  if (!verdicts.ok()) {
+    DFS_LOG(ERROR) << "judging the report of chunk server " << node_id << ": " << verdicts.status();
+    FillError(verdicts.status(), reply->mutable_error());
+    return;
+  }
+  reply->set_send_full_report(verdicts->send_full_report);
+  for (pb::ChunkReport& d : verdicts->deletes)
+    *reply->add_delete_chunks() = std::move(d);
+  ProposeForgets(node_id, registry_->BeginForgets(node_id, verdicts->forgets));
+}
+
+void MetaServiceImpl::ProposeForgets(uint64_t node_id, std::vector<uint64_t> chunk_ids) {
+  if (chunk_ids.empty()) return;
+  // One command for the whole heartbeat; the heartbeat does not wait for
+  // it. A lost proposal is retried by a later heartbeat once EndForgets
+  // lets the pairs go.
+  pb::MetaCommand cmd;
+  cmd.set_now_ns(WallNanos());
+  for (uint64_t chunk_id : chunk_ids) {
+    pb::GarbageReplica* pair = cmd.mutable_forget_garbage()->add_replicas();
+    pair->set_chunk_id(chunk_id);
+    pair->set_node_id(node_id);
+  }
+  node_->Propose(
+      cmd.SerializeAsString(),
+      [registry = registry_, node_id, chunk_ids = std::move(chunk_ids)](Result<std::string> r) {
+        if (!r.ok()) {
+          DFS_LOG(INFO) << "forgetting " << chunk_ids.size() << " garbage replicas of chunk server "
+                        << node_id << ": " << r.status();
+        } else {
+          pb::MetaReply reply;
+          Status applied = reply.ParseFromString(*r) ? ReplyStatus(reply)
+                                                     : Status::Internal("undecodable reply");
+          DFS_LOG_IF(WARN, !applied.ok())
+              << "forgetting garbage replicas of chunk server " << node_id << ": " << applied;
+        }
+        registry->EndForgets(node_id, chunk_ids);
+      });
 }
 
 }  // namespace dfs::meta

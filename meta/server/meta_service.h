@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <mutex>
 #include <random>
+#include <vector>
 
 #include "common/thread_pool.h"
 #include "meta/meta_store.h"
@@ -86,6 +87,12 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   template <class Reply, class ReadFn>
   grpc::ServerUnaryReactor* Read(grpc::CallbackServerContext* ctx, const pb::RpcHeader& header,
                                  Reply* reply, ReadCost cost, ReadFn read);
+  // The heartbeat reply's verdicts on node_id's replica report; proposes
+  // the garbage it drained. REQUIRES: after a read barrier.
+  void AnswerReport(uint64_t node_id, pb::HeartbeatReply* reply);
+  // ForgetGarbage(chunk, node_id) for each chunk, in one command, without
+  // waiting; the pairs stay in flight in the registry until it is applied.
+  void ProposeForgets(uint64_t node_id, std::vector<uint64_t> chunk_ids);
   Status CheckHeader(const pb::RpcHeader& header) const;
   void FillError(const Status& s, pb::Error* error) const;
 

@@ -1,12 +1,7 @@
 // Chunk servers, the chunk map, writes, truncate and garbage.
 #include <catch2/catch.hpp>
 
-#include <rocksdb/db.h>
-
-#include <memory>
-
 #include "meta/meta_store.h"
-#include "meta/meta_store_keys.h"
 #include "tests/unit/meta/meta_test_util.h"
 
 namespace dfs::meta::testing {
@@ -214,27 +209,6 @@ TEST_CASE("truncate: frees chunks past the new size to garbage, bumps data_versi
   CHECK(ChunkIds(s->Garbage(3)) == std::vector<uint64_t>{1, 2, 3});
 }
 
-// Keys left in one column family of a closed store.
-size_t CountKeys(const std::string& dir, const std::string& family) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : keys::kFamilies)
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  size_t count = 0;
-  for (size_t i = 0; i < handles.size(); i++) {
-    if (family != keys::kFamilies[i]) continue;
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
-    for (it->SeekToFirst(); it->Valid(); it->Next())
-      count++;
-  }
-  for (auto* h : handles)
-    REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-  return count;
-}
-
 TEST_CASE("unlink of the last link: chunks to garbage, no records left behind", "[meta][chunks]") {
   TestStore s;
   RegisterNodes(s);
@@ -257,6 +231,8 @@ TEST_CASE("unlink of the last link: chunks to garbage, no records left behind", 
   CHECK(CountKeys(dir, "dentries") == 0);
   CHECK(CountKeys(dir, "inodes") == 1);
   CHECK(CountKeys(dir, "garbage") == 2);
+  CHECK(CountKeys(dir, "chunk_ids") == 0);
+  CHECK(CountKeys(dir, "garbage_by_node") == 2);
 }
 
 }  // namespace

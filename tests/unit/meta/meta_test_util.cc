@@ -2,8 +2,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <rocksdb/db.h>
+
+#include <memory>
 #include <utility>
 
+#include "meta/meta_store_keys.h"
 #include "meta/raft/types.h"
 
 namespace dfs::meta::testing {
@@ -127,6 +131,37 @@ pb::MetaCommand RegisterNodeCmd(uint64_t node_id, const std::string& address,
   req->set_zone(zone);
   req->set_capacity_bytes(capacity);
   return cmd;
+}
+
+pb::MetaCommand ForgetGarbageCmd(const std::vector<std::pair<uint64_t, uint64_t>>& pairs) {
+  pb::MetaCommand cmd;
+  pb::ForgetGarbageCommand* req = cmd.mutable_forget_garbage();
+  for (const auto& [chunk_id, node_id] : pairs) {
+    pb::GarbageReplica* pair = req->add_replicas();
+    pair->set_chunk_id(chunk_id);
+    pair->set_node_id(node_id);
+  }
+  return cmd;
+}
+
+size_t CountKeys(const std::string& dir, const std::string& family) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : keys::kFamilies)
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  size_t count = 0;
+  for (size_t i = 0; i < handles.size(); i++) {
+    if (family != keys::kFamilies[i]) continue;
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[i]));
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      count++;
+  }
+  for (auto* h : handles)
+    REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  return count;
 }
 
 Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -41,6 +42,8 @@ pb::MetaCommand AllocateChunkCmd(uint64_t inode, uint64_t index, std::vector<uin
 pb::MetaCommand CommitWriteCmd(uint64_t inode, uint64_t size);
 pb::MetaCommand RegisterNodeCmd(uint64_t node_id, const std::string& address,
                                 const std::string& zone, uint64_t capacity = 1 << 30);
+// ForgetGarbage of (chunk id, node id) pairs.
+pb::MetaCommand ForgetGarbageCmd(const std::vector<std::pair<uint64_t, uint64_t>>& pairs);
 
 inline ErrorCode CodeOf(const Status& status) {
   return status.code();
@@ -52,6 +55,10 @@ ErrorCode CodeOf(const Result<T>& result) {
 
 // The reply as a Result: its attr on success.
 Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply);
+
+// Keys in one column family of a closed store (`dir` is its state
+// directory).
+size_t CountKeys(const std::string& dir, const std::string& family);
 
 // A MetaStore in a fresh temporary directory.
 class TestStore {
