@@ -72,6 +72,7 @@ class Cluster {
   }
 
   client::ChunkClient& chunk_client() { return *chunk_client_; }
+  client::MetaClient& meta_client() { return *meta_client_; }
   testing::ChunkServers& chunks() { return chunks_; }
 
  private:
@@ -368,6 +369,35 @@ TEST_CASE("kill -9 during a stream of writes: every block verifies or is reporte
   }
   INFO(verified << " blocks verified, " << reported << " reported corrupt");
   CHECK(verified > 0);
+}
+
+// Polls until every replica of `chunk` answers NOT_FOUND; false on timeout.
+bool GoneEverywhere(Cluster& c, const pb::ChunkLocation& chunk, std::chrono::seconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    int gone = 0;
+    for (const pb::ChunkReplica& r : chunk.replicas()) {
+      auto got = c.chunk_client().Read(r, chunk.chunk_id(), chunk.version(), 0, 4096);
+      if (got.status().code() == ErrorCode::NOT_FOUND) gone++;
+    }
+    if (gone == chunk.replicas_size()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+TEST_CASE("replicas of unlinked files and orphan replicas are deleted by heartbeat") {
+  Cluster c;
+  pb::ChunkLocation chunk = c.NewChunk("tmp.upload");
+  REQUIRE(c.chunk_client().Write(chunk, 0, Pattern(100000, 1)).ok());
+  REQUIRE(c.meta_client().Unlink(kRoot, "tmp.upload").ok());
+  CHECK(GoneEverywhere(c, chunk, 10s));
+
+  // A replica no file knows of (never allocated by the meta leader).
+  pb::ChunkLocation orphan = c.NewChunk("keep.me");
+  orphan.set_chunk_id(orphan.chunk_id() + 5000);
+  REQUIRE(c.chunk_client().Create(orphan).ok());
+  CHECK(GoneEverywhere(c, orphan, 10s));
 }
 
 }  // namespace
