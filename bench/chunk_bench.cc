@@ -77,7 +77,9 @@ std::pair<double, double> Fio(const std::string& dir, const std::string& rw,
     out.append(buf, n);
   ::pclose(p);
   // The job's "read" or "write" object holds "bw_bytes" and "iops".
-  const std::string section = rw.find("write") != std::string::npos ? "\"write\"" : "\"read\"";
+  // (Not the job options' "rw" : "write", which comes first.)
+  const std::string section =
+      rw.find("write") != std::string::npos ? "\"write\" : {" : "\"read\" : {";
   size_t at = out.find(section);
   auto number = [&](const std::string& key) {
     size_t k = out.find("\"" + key + "\"", at);

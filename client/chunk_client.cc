@@ -75,6 +75,23 @@ Status ChunkClient::Truncate(const pb::ChunkLocation& chunk, uint64_t length,
   });
 }
 
+Status ChunkClient::SetVersion(const pb::ChunkReplica& replica, uint64_t chunk_id,
+                               uint64_t old_version, uint64_t new_version) {
+  pb::SetVersionRequest req;
+  *req.mutable_header() = Header();
+  req.set_chunk_id(chunk_id);
+  req.set_old_version(old_version);
+  req.set_new_version(new_version);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
+  pb::Error reply;
+  grpc::Status rpc = stubs_.Get(replica.address())->SetVersion(&ctx, req, &reply);
+  const std::string who = "replica " + std::to_string(replica.node_id()) + " at " +
+                          replica.address();
+  if (!rpc.ok()) return Status::Unavailable(who + ": " + rpc.error_message());
+  return StatusFromProto(reply).WithContext(who);
+}
+
 Result<std::string> ChunkClient::Read(const pb::ChunkReplica& replica, uint64_t chunk_id,
                                       uint64_t version, uint64_t offset, uint64_t length) {
   pb::ReadRequest req;

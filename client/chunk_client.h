@@ -39,6 +39,11 @@ class ChunkClient {
   Status Truncate(const pb::ChunkLocation& chunk, uint64_t length,
                   uint64_t* failed_node = nullptr);
 
+  // Moves one replica from old_version to new_version (after the meta
+  // leader dropped a failed replica from the chain and bumped the version).
+  Status SetVersion(const pb::ChunkReplica& replica, uint64_t chunk_id, uint64_t old_version,
+                    uint64_t new_version);
+
   // Reads [offset, offset + length) of the chunk from one replica and
   // verifies it against the checksums the replica sent (CHECKSUM_MISMATCH:
   // damaged on the way; try another replica).

@@ -231,6 +231,65 @@ Result<pb::StatFsReply> MetaClient::StatFs() {
   return reply;
 }
 
+Status MetaClient::Access(uint64_t inode, uint32_t mask) {
+  std::lock_guard lock(mu_);
+  pb::AccessRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  req.set_mask(mask);
+  pb::EmptyReply reply;
+  return Invoke(&reply,
+                [&](auto* stub, auto* ctx, auto* r) { return stub->Access(ctx, req, r); });
+}
+
+Result<std::string> MetaClient::GetXattr(uint64_t inode, const std::string& name) {
+  std::lock_guard lock(mu_);
+  pb::XattrRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  req.set_name(name);
+  pb::XattrReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetXattr(ctx, req, r); }));
+  return reply.value();
+}
+
+Status MetaClient::SetXattr(uint64_t inode, const std::string& name, const std::string& value,
+                            uint32_t flags) {
+  std::lock_guard lock(mu_);
+  pb::XattrRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_inode(inode);
+  req.set_name(name);
+  req.set_value(value);
+  req.set_flags(flags);
+  pb::EmptyReply reply;
+  return Invoke(&reply,
+                [&](auto* stub, auto* ctx, auto* r) { return stub->SetXattr(ctx, req, r); });
+}
+
+Result<std::vector<std::string>> MetaClient::ListXattr(uint64_t inode) {
+  std::lock_guard lock(mu_);
+  pb::XattrRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_inode(inode);
+  pb::XattrReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->ListXattr(ctx, req, r); }));
+  return std::vector<std::string>(reply.names().begin(), reply.names().end());
+}
+
+Status MetaClient::RemoveXattr(uint64_t inode, const std::string& name) {
+  std::lock_guard lock(mu_);
+  pb::XattrRequest req;
+  *req.mutable_header() = Header(true);
+  req.set_inode(inode);
+  req.set_name(name);
+  pb::EmptyReply reply;
+  return Invoke(&reply,
+                [&](auto* stub, auto* ctx, auto* r) { return stub->RemoveXattr(ctx, req, r); });
+}
+
 Result<pb::GetChunksReply> MetaClient::GetChunks(uint64_t inode, uint64_t first_index,
                                                  uint64_t count) {
   std::lock_guard lock(mu_);

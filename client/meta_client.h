@@ -54,6 +54,12 @@ class MetaClient {
   Result<pb::ReadDirReply> ReadDir(uint64_t inode, const std::string& cookie,
                                    uint32_t max_entries = 0);
   Result<pb::StatFsReply> StatFs();
+  Status Access(uint64_t inode, uint32_t mask);
+  Result<std::string> GetXattr(uint64_t inode, const std::string& name);
+  Status SetXattr(uint64_t inode, const std::string& name, const std::string& value,
+                  uint32_t flags);
+  Result<std::vector<std::string>> ListXattr(uint64_t inode);
+  Status RemoveXattr(uint64_t inode, const std::string& name);
 
   // File data: where a file's chunks are, a chunk to write (allocated on
   // first use; `failed_nodes` are replicas a write saw fail, to be dropped

@@ -1,0 +1,632 @@
+#include "client/file_system.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "client/block_cache.h"
+#include "client/chunk_client.h"
+#include "client/meta_pool.h"
+#include "common/checksum.h"
+#include "common/logging.h"
+
+namespace dfs::client {
+namespace {
+
+constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
+constexpr int kChainAttempts = 4;          // a chain of 3 loses at most 2 before it is empty
+
+pb::Timespec Now() {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  pb::Timespec t;
+  t.set_sec(ns / 1000000000);
+  t.set_nsec(static_cast<uint32_t>(ns % 1000000000));
+  return t;
+}
+
+// One open file: what it wrote and has not yet made durable, and what it
+// knows of the file's chunks.
+struct OpenFile {
+  uint64_t inode = 0;
+  int flags = 0;
+  Caller caller;
+
+  std::mutex mu;  // everything below
+  uint64_t size = 0;          // the file size as this handle sees it
+  uint64_t data_version = 0;  // at open; the cache key of unchanged data
+  bool wrote = false;         // wrote since the last commit: bypass the cache
+  Status deferred;            // a buffered write that failed: reported at flush
+  uint64_t buffer_offset = 0;
+  std::string buffer;                            // contiguous bytes at buffer_offset
+  std::set<uint64_t> dirty;                      // chunk indexes written since the last sync
+  std::map<uint64_t, pb::ChunkLocation> chunks;  // index -> location (reads and writes)
+  std::set<uint64_t> created;                    // indexes this handle created replicas for
+  uint64_t last_read_end = 0;                    // sequential detection for readahead
+};
+
+class FileSystemImpl final : public FileSystem {
+ public:
+  FileSystemImpl(FileSystemOptions options, MetaClientOptions meta_options)
+      : options_(std::move(options)),
+        meta_(meta_options, options_.meta_sessions) {}
+
+  Status Init();
+
+  Result<pb::InodeAttr> Lookup(const Caller& c, uint64_t parent,
+                               const std::string& name) override {
+    return Meta(c)->Lookup(parent, name);
+  }
+  Result<pb::InodeAttr> GetAttr(const Caller& c, uint64_t inode) override {
+    ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->GetAttr(inode));
+    OverlayOpenSize(&attr);
+    return attr;
+  }
+  Result<pb::InodeAttr> SetAttr(const Caller& c, pb::SetAttrRequest req) override;
+  Result<pb::InodeAttr> Create(const Caller& c, uint64_t parent, const std::string& name,
+                               pb::FileType type, uint32_t mode, bool exclusive,
+                               const std::string& symlink_target) override {
+    return Meta(c)->Create(parent, name, type, mode, exclusive, symlink_target);
+  }
+  Status Unlink(const Caller& c, uint64_t parent, const std::string& name) override {
+    return Meta(c)->Unlink(parent, name);
+  }
+  Status Rmdir(const Caller& c, uint64_t parent, const std::string& name) override {
+    return Meta(c)->Rmdir(parent, name);
+  }
+  Status Rename(const Caller& c, uint64_t parent, const std::string& name, uint64_t new_parent,
+                const std::string& new_name, uint32_t flags) override {
+    return Meta(c)->Rename(parent, name, new_parent, new_name, flags);
+  }
+  Result<pb::InodeAttr> Link(const Caller& c, uint64_t inode, uint64_t new_parent,
+                             const std::string& new_name) override {
+    return Meta(c)->Link(inode, new_parent, new_name);
+  }
+  Result<std::string> ReadLink(const Caller& c, uint64_t inode) override {
+    return Meta(c)->ReadLink(inode);
+  }
+  Result<pb::ReadDirReply> ReadDir(const Caller& c, uint64_t inode, const std::string& cookie,
+                                   uint32_t max_entries) override {
+    ASSIGN_OR_RETURN(pb::ReadDirReply reply, Meta(c)->ReadDir(inode, cookie, max_entries));
+    for (pb::DirEntry& e : *reply.mutable_entries())
+      OverlayOpenSize(e.mutable_attr());
+    return reply;
+  }
+  Result<pb::StatFsReply> StatFs(const Caller& c) override { return Meta(c)->StatFs(); }
+  Status Access(const Caller& c, uint64_t inode, uint32_t mask) override {
+    return Meta(c)->Access(inode, mask);
+  }
+  Result<std::string> GetXattr(const Caller& c, uint64_t inode,
+                               const std::string& name) override {
+    return Meta(c)->GetXattr(inode, name);
+  }
+  Status SetXattr(const Caller& c, uint64_t inode, const std::string& name,
+                  const std::string& value, uint32_t flags) override {
+    return Meta(c)->SetXattr(inode, name, value, flags);
+  }
+  Result<std::vector<std::string>> ListXattr(const Caller& c, uint64_t inode) override {
+    return Meta(c)->ListXattr(inode);
+  }
+  Status RemoveXattr(const Caller& c, uint64_t inode, const std::string& name) override {
+    return Meta(c)->RemoveXattr(inode, name);
+  }
+
+  Result<OpenResult> OpenFile(const Caller& c, uint64_t inode, int flags) override;
+  Result<OpenResult> CreateFile(const Caller& c, uint64_t parent, const std::string& name,
+                                uint32_t mode, int flags) override;
+  Result<std::string> Read(uint64_t handle, uint64_t offset, uint64_t size) override;
+  Result<uint64_t> Write(uint64_t handle, uint64_t offset, std::string_view data) override;
+  Status Flush(uint64_t handle) override;
+  Status Release(uint64_t handle) override;
+  Status Allocate(uint64_t handle, uint64_t offset, uint64_t length) override;
+
+  FileSystemStats stats() const override {
+    FileSystemStats s;
+    s.chunk_reads = chunk_reads_;
+    s.chunk_read_bytes = chunk_read_bytes_;
+    s.chunk_writes = chunk_writes_;
+    s.chain_retries = chain_retries_;
+    s.cache_hits = cache_hits_;
+    s.cache_misses = cache_misses_;
+    return s;
+  }
+  const std::string& cluster_id() const override { return cluster_id_; }
+  uint64_t chunk_size() const override { return chunk_size_; }
+
+ private:
+  MetaPool::Lease Meta(const Caller& c) { return meta_.Acquire(c.uid, c.gid, c.groups); }
+  std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
+  uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
+                     bool* keep_cache);
+  // An open handle that wrote past the committed size shows its own size.
+  void OverlayOpenSize(pb::InodeAttr* attr);
+
+  // Write path; REQUIRES: f->mu held.
+  Status SendBuffer(struct OpenFile* f);
+  Status SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data);
+  Status SyncAndCommit(struct OpenFile* f);
+  Result<pb::ChunkLocation> WriteChunk(struct OpenFile* f, uint64_t index);
+  // Drops `failed` from the chunk's chain through the meta leader and moves
+  // the survivors to the new version. Returns the new location.
+  Result<pb::ChunkLocation> ReplaceChain(struct OpenFile* f, const pb::ChunkLocation& old,
+                                         uint64_t failed);
+
+  // Read path.
+  Result<std::string> ReadRange(struct OpenFile* f, uint64_t offset, uint64_t length,
+                                bool use_cache);
+  Result<std::optional<pb::ChunkLocation>> ReadChunk(struct OpenFile* f, uint64_t index,
+                                                     bool refresh);
+  Result<std::string> FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
+                                        uint64_t length);
+
+  const FileSystemOptions options_;
+  MetaPool meta_;
+  std::unique_ptr<ChunkClient> chunks_;  // made once the cluster id is known
+  std::unique_ptr<BlockCache> cache_;
+  std::string cluster_id_;
+  uint64_t chunk_size_ = 0;
+
+  std::mutex handles_mu_;
+  uint64_t next_handle_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<struct OpenFile>> handles_;
+  std::unordered_map<uint64_t, uint64_t> seen_version_;  // inode -> data_version last opened
+
+  std::atomic<uint64_t> buffered_{0};
+  std::atomic<uint64_t> chunk_reads_{0}, chunk_read_bytes_{0}, chunk_writes_{0},
+      chain_retries_{0}, cache_hits_{0}, cache_misses_{0};
+};
+
+Status FileSystemImpl::Init() {
+  // The first call finds a leader and learns who the cluster is.
+  ASSIGN_OR_RETURN(pb::StatFsReply fs, Meta(Caller{})->StatFs(), "connecting to the meta service");
+  if (fs.cluster_id().empty() || fs.chunk_size() == 0) {
+    return Status::Unavailable("the meta service has not formatted the cluster yet");
+  }
+  cluster_id_ = fs.cluster_id();
+  chunk_size_ = fs.chunk_size();
+  meta_.SetClusterId(cluster_id_);
+  chunks_ = std::make_unique<ChunkClient>(ChunkClientOptions{cluster_id_, options_.chunk_timeout});
+  BlockCacheOptions co;
+  co.ram_bytes = options_.ram_cache;
+  co.dir = options_.cache_dir;
+  co.disk_bytes = options_.cache_size;
+  co.cluster_id = cluster_id_;
+  ASSIGN_OR_RETURN(cache_, BlockCache::Open(co), "opening the block cache");
+  return Status::Ok();
+}
+
+std::shared_ptr<OpenFile> FileSystemImpl::Handle(uint64_t handle) {
+  std::lock_guard lock(handles_mu_);
+  auto it = handles_.find(handle);
+  return it == handles_.end() ? nullptr : it->second;
+}
+
+uint64_t FileSystemImpl::AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
+                                   bool* keep_cache) {
+  f->size = attr.size();
+  f->data_version = attr.data_version();
+  std::lock_guard lock(handles_mu_);
+  auto [it, fresh] = seen_version_.try_emplace(attr.inode(), attr.data_version());
+  *keep_cache = !fresh && it->second == attr.data_version();
+  it->second = attr.data_version();
+  uint64_t h = next_handle_++;
+  handles_[h] = std::move(f);
+  return h;
+}
+
+void FileSystemImpl::OverlayOpenSize(pb::InodeAttr* attr) {
+  std::lock_guard lock(handles_mu_);
+  for (auto& [h, f] : handles_) {
+    if (f->inode != attr->inode()) continue;
+    std::lock_guard flock(f->mu);
+    if (f->wrote && f->size > attr->size()) attr->set_size(f->size);
+  }
+}
+
+Result<FileSystem::OpenResult> FileSystemImpl::OpenFile(const Caller& c, uint64_t inode,
+                                                        int flags) {
+  uint32_t mask = 0;
+  int acc = flags & O_ACCMODE;
+  if (acc == O_RDONLY || acc == O_RDWR) mask |= 4;
+  if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) mask |= 2;
+  pb::InodeAttr attr;
+  {
+    auto meta = Meta(c);
+    RETURN_IF_ERROR(meta->Access(inode, mask));
+    ASSIGN_OR_RETURN(attr, meta->GetAttr(inode));
+  }
+  if (attr.type() == pb::FILE_TYPE_DIRECTORY) return Status::IsADirectory("open of a directory");
+  if ((flags & O_TRUNC) && acc != O_RDONLY && attr.size() != 0) {
+    pb::SetAttrRequest req;
+    req.set_inode(inode);
+    req.set_valid(kSetAttrSize);
+    req.set_size(0);
+    ASSIGN_OR_RETURN(attr, SetAttr(c, req));
+  }
+  auto f = std::make_shared<struct OpenFile>();
+  f->inode = inode;
+  f->flags = flags;
+  f->caller = c;
+  OpenResult out;
+  out.attr = attr;
+  out.handle = AddHandle(std::move(f), attr, &out.keep_cache);
+  return out;
+}
+
+Result<FileSystem::OpenResult> FileSystemImpl::CreateFile(const Caller& c, uint64_t parent,
+                                                          const std::string& name, uint32_t mode,
+                                                          int flags) {
+  ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->Create(parent, name, pb::FILE_TYPE_REGULAR, mode,
+                                                       (flags & O_EXCL) != 0));
+  if ((flags & O_TRUNC) && attr.size() != 0) {
+    // An existing file opened with O_CREAT|O_TRUNC.
+    return OpenFile(c, attr.inode(), flags);
+  }
+  // The creator may write whatever the new mode says (open(2) semantics).
+  auto f = std::make_shared<struct OpenFile>();
+  f->inode = attr.inode();
+  f->flags = flags;
+  f->caller = c;
+  OpenResult out;
+  out.attr = attr;
+  out.handle = AddHandle(std::move(f), attr, &out.keep_cache);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+
+Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::string_view data) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  std::lock_guard lock(f->mu);
+  if (!f->deferred.ok()) return f->deferred;
+  if (f->flags & O_APPEND) offset = f->size;
+  if (offset + data.size() > chunk_size_ * (uint64_t{1} << 40)) {
+    return Status::FileTooLarge("write past the largest file");
+  }
+  const bool contiguous =
+      !f->buffer.empty() && offset == f->buffer_offset + f->buffer.size();
+  if (!f->buffer.empty() && !contiguous) RETURN_IF_ERROR(SendBuffer(f.get()));
+  if (f->buffer.empty()) f->buffer_offset = offset;
+  f->buffer.append(data);
+  buffered_ += data.size();
+  f->wrote = true;
+  f->size = std::max(f->size, offset + data.size());
+  if (f->buffer.size() >= options_.write_piece || buffered_ > options_.writeback_buffer) {
+    Status s = SendBuffer(f.get());
+    if (!s.ok()) {
+      f->deferred = s;
+      return s;
+    }
+  }
+  return data.size();
+}
+
+Status FileSystemImpl::SendBuffer(struct OpenFile* f) {
+  std::string buffer = std::move(f->buffer);
+  f->buffer.clear();
+  buffered_ -= buffer.size();
+  uint64_t offset = f->buffer_offset;
+  std::string_view rest = buffer;
+  while (!rest.empty()) {
+    // One piece: at most write_piece bytes, never across a chunk boundary.
+    uint64_t room = chunk_size_ - offset % chunk_size_;
+    size_t n = std::min<uint64_t>({rest.size(), room, options_.write_piece});
+    RETURN_IF_ERROR(SendPiece(f, offset, rest.substr(0, n)));
+    offset += n;
+    rest.remove_prefix(n);
+  }
+  return Status::Ok();
+}
+
+Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_t index) {
+  if (f->created.count(index)) return f->chunks.at(index);
+  ASSIGN_OR_RETURN(pb::ChunkLocation loc, Meta(f->caller)->AllocateChunk(f->inode, index));
+  // New or not, make sure every replica of the chain has it (idempotent).
+  uint64_t failed = 0;
+  Status s = chunks_->Create(loc, &failed);
+  for (int attempt = 0; !s.ok() && failed != 0 && attempt < kChainAttempts; attempt++) {
+    ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
+    s = chunks_->Create(loc, &failed);
+  }
+  RETURN_IF_ERROR(s, "creating chunk " << index << " of inode " << f->inode);
+  f->chunks[index] = loc;
+  f->created.insert(index);
+  return loc;
+}
+
+Result<pb::ChunkLocation> FileSystemImpl::ReplaceChain(struct OpenFile* f,
+                                                       const pb::ChunkLocation& old,
+                                                       uint64_t failed) {
+  chain_retries_++;
+  DFS_LOG(WARN) << "chunk " << old.chunk_id() << " v" << old.version() << ": replica " << failed
+                << " failed; asking for a new chain";
+  ASSIGN_OR_RETURN(pb::ChunkLocation loc,
+                   Meta(f->caller)->AllocateChunk(f->inode, old.index(), {failed}));
+  if (loc.version() != old.version()) {
+    // The survivors move to the new version, so the dropped replica is
+    // recognisably stale when it comes back.
+    for (const pb::ChunkReplica& r : loc.replicas()) {
+      Status s = chunks_->SetVersion(r, loc.chunk_id(), old.version(), loc.version());
+      if (!s.ok()) DFS_LOG(WARN) << "moving to v" << loc.version() << ": " << s;
+    }
+  }
+  f->chunks[old.index()] = loc;
+  return loc;
+}
+
+Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data) {
+  const uint64_t index = offset / chunk_size_;
+  ASSIGN_OR_RETURN(pb::ChunkLocation loc, WriteChunk(f, index));
+  uint64_t failed = 0;
+  Status s;
+  for (int attempt = 0; attempt < kChainAttempts; attempt++) {
+    chunk_writes_++;
+    s = chunks_->Write(loc, offset % chunk_size_, data, &failed);
+    if (s.ok()) break;
+    if (s.code() == ErrorCode::STALE_VERSION && failed != 0) {
+      // Someone else changed the chain: take the current one.
+      ASSIGN_OR_RETURN(loc, Meta(f->caller)->AllocateChunk(f->inode, index));
+      f->chunks[index] = loc;
+      continue;
+    }
+    if (failed == 0 || s.code() == ErrorCode::INVALID_ARGUMENT) break;
+    ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
+  }
+  RETURN_IF_ERROR(s, "writing " << data.size() << " bytes at " << offset << " of inode "
+                                << f->inode);
+  f->dirty.insert(index);
+  return Status::Ok();
+}
+
+Status FileSystemImpl::SyncAndCommit(struct OpenFile* f) {
+  if (!f->deferred.ok()) {
+    Status s = f->deferred;
+    f->deferred = Status::Ok();  // reported once, as close(2) does
+    return s;
+  }
+  RETURN_IF_ERROR(SendBuffer(f));
+  for (uint64_t index : f->dirty) {
+    pb::ChunkLocation loc = f->chunks.at(index);
+    uint64_t failed = 0;
+    Status s;
+    for (int attempt = 0; attempt < kChainAttempts; attempt++) {
+      s = chunks_->Sync(loc, &failed);
+      if (s.ok() || failed == 0) break;
+      ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
+    }
+    RETURN_IF_ERROR(s, "syncing chunk " << index << " of inode " << f->inode);
+  }
+  f->dirty.clear();
+  if (!f->wrote) return Status::Ok();
+  ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(f->caller)->CommitWrite(f->inode, f->size, Now()),
+                   "committing inode " << f->inode);
+  f->wrote = false;
+  f->size = attr.size();
+  f->data_version = attr.data_version();
+  std::lock_guard lock(handles_mu_);
+  seen_version_[f->inode] = attr.data_version();
+  return Status::Ok();
+}
+
+Status FileSystemImpl::Flush(uint64_t handle) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  std::lock_guard lock(f->mu);
+  return SyncAndCommit(f.get());
+}
+
+Status FileSystemImpl::Release(uint64_t handle) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  Status s;
+  {
+    std::lock_guard lock(f->mu);
+    s = SyncAndCommit(f.get());
+    buffered_ -= f->buffer.size();
+  }
+  std::lock_guard lock(handles_mu_);
+  handles_.erase(handle);
+  return s;
+}
+
+Status FileSystemImpl::Allocate(uint64_t handle, uint64_t offset, uint64_t length) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  std::lock_guard lock(f->mu);
+  // Space is not reserved (chunk servers allocate on write); the size grows.
+  if (offset + length <= f->size) return Status::Ok();
+  f->size = offset + length;
+  f->wrote = true;
+  return Status::Ok();
+}
+
+Result<pb::InodeAttr> FileSystemImpl::SetAttr(const Caller& c, pb::SetAttrRequest req) {
+  const bool resize = (req.valid() & kSetAttrSize) != 0;
+  std::vector<std::shared_ptr<struct OpenFile>> open;
+  {
+    std::lock_guard lock(handles_mu_);
+    for (auto& [h, f] : handles_)
+      if (f->inode == req.inode()) open.push_back(f);
+  }
+  if (resize) {
+    // Buffered writes land before the cut, not after it.
+    for (auto& f : open) {
+      std::lock_guard lock(f->mu);
+      RETURN_IF_ERROR(SyncAndCommit(f.get()));
+    }
+  }
+  ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->SetAttr(req));
+  if (resize) {
+    // The chunk holding the new end keeps bytes past it on its replicas:
+    // cut them, so that a later extension reads zeros there.
+    uint64_t in_chunk = req.size() % chunk_size_;
+    if (in_chunk != 0) {
+      ASSIGN_OR_RETURN(pb::GetChunksReply got,
+                       Meta(c)->GetChunks(req.inode(), req.size() / chunk_size_, 1));
+      for (const pb::ChunkLocation& loc : got.chunks()) {
+        uint64_t failed = 0;
+        RETURN_IF_ERROR(chunks_->Truncate(loc, in_chunk, &failed),
+                        "cutting chunk " << loc.chunk_id() << " at " << in_chunk);
+      }
+    }
+    for (auto& f : open) {
+      std::lock_guard lock(f->mu);
+      f->size = attr.size();
+      f->chunks.clear();
+      f->created.clear();
+      f->data_version = attr.data_version();
+    }
+    cache_->Invalidate(req.inode());
+  }
+  return attr;
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFile* f,
+                                                                   uint64_t index, bool refresh) {
+  if (!refresh) {
+    auto it = f->chunks.find(index);
+    if (it != f->chunks.end()) return std::optional<pb::ChunkLocation>(it->second);
+  }
+  // One call fetches the locations of a few chunks ahead too.
+  ASSIGN_OR_RETURN(pb::GetChunksReply got, Meta(f->caller)->GetChunks(f->inode, index, 8));
+  std::optional<pb::ChunkLocation> out;
+  for (const pb::ChunkLocation& loc : got.chunks()) {
+    if (!f->created.count(loc.index())) f->chunks[loc.index()] = loc;
+    if (loc.index() == index) out = f->chunks[loc.index()];
+  }
+  return out;
+}
+
+Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc,
+                                                      uint64_t offset, uint64_t length) {
+  // Replicas in the mount's zone first, then the others in chain order.
+  std::vector<const pb::ChunkReplica*> order;
+  for (const auto& r : loc.replicas())
+    if (r.zone() == options_.zone) order.push_back(&r);
+  for (const auto& r : loc.replicas())
+    if (r.zone() != options_.zone) order.push_back(&r);
+  Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id()) +
+                                    " has no replicas");
+  for (const pb::ChunkReplica* r : order) {
+    chunk_reads_++;
+    Result<std::string> got = chunks_->Read(*r, loc.chunk_id(), loc.version(), offset, length);
+    if (got.ok()) {
+      chunk_read_bytes_ += got->size();
+      return got;
+    }
+    last = got.status();
+    DFS_LOG(WARN) << "read of chunk " << loc.chunk_id() << ": " << last << "; trying another";
+  }
+  return last;
+}
+
+Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offset,
+                                              uint64_t length, bool use_cache) {
+  // REQUIRES: [offset, offset + length) inside one chunk and inside the file.
+  const uint64_t index = offset / chunk_size_;
+  for (int attempt = 0;; attempt++) {
+    ASSIGN_OR_RETURN(std::optional<pb::ChunkLocation> loc, ReadChunk(f, index, attempt > 0));
+    if (!loc) return std::string(length, '\0');  // a hole
+    Result<std::string> got = FetchFromReplicas(*loc, offset % chunk_size_, length);
+    if (got.ok()) {
+      if (use_cache) {
+        // Whole blocks only: a partial one would be taken for the block later.
+        const uint64_t first = offset / kBlockSize;
+        for (uint64_t b = 0; b * kBlockSize < got->size(); b++) {
+          uint64_t n = std::min<uint64_t>(kBlockSize, got->size() - b * kBlockSize);
+          if (n == kBlockSize || offset + b * kBlockSize + n == f->size) {
+            cache_->Put(BlockKey{f->inode, f->data_version, first + b},
+                        got->substr(b * kBlockSize, n));
+          }
+        }
+      }
+      return got;
+    }
+    // A chain changed under us (version, replicas): refresh once.
+    if (attempt > 0 || got.status().code() == ErrorCode::INVALID_ARGUMENT) return got.status();
+  }
+}
+
+Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  std::lock_guard lock(f->mu);
+  if (!f->buffer.empty()) {
+    // The handle reads its own writes: they must be on the replicas first.
+    Status s = SendBuffer(f.get());
+    if (!s.ok()) {
+      f->deferred = s;
+      return s;
+    }
+  }
+  if (offset >= f->size) return std::string();
+  const uint64_t end = std::min(f->size, offset + size);
+  // Uncommitted data of this handle is not what data_version names.
+  const bool use_cache = !f->wrote;
+  const bool sequential = offset == f->last_read_end && offset != 0;
+  f->last_read_end = end;
+
+  std::string out;
+  out.reserve(end - offset);
+  uint64_t pos = offset;
+  while (pos < end) {
+    const uint64_t block = pos / kBlockSize;
+    const uint64_t block_start = block * kBlockSize;
+    if (use_cache) {
+      if (std::optional<std::string> hit = cache_->Get({f->inode, f->data_version, block})) {
+        cache_hits_++;
+        uint64_t skip = pos - block_start;
+        if (hit->size() > skip) {
+          uint64_t n = std::min<uint64_t>(hit->size() - skip, end - pos);
+          out.append(*hit, skip, n);
+          pos += n;
+          continue;
+        }
+      }
+      cache_misses_++;
+    }
+    // A miss: fetch whole blocks from here to the end of the request (plus
+    // readahead for a sequential reader), never past the chunk or the file.
+    uint64_t want_end = end;
+    if (sequential) want_end = std::max(want_end, end + options_.readahead);
+    const uint64_t chunk_end = (pos / chunk_size_ + 1) * chunk_size_;
+    want_end = std::min({want_end, chunk_end, f->size});
+    uint64_t fetch_end = std::min({(want_end + kBlockSize - 1) / kBlockSize * kBlockSize,
+                                   chunk_end, f->size});
+    ASSIGN_OR_RETURN(std::string got, ReadRange(f.get(), block_start, fetch_end - block_start,
+                                                use_cache));
+    uint64_t n = std::min(end, fetch_end) - pos;
+    out.append(got, pos - block_start, n);
+    pos += n;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileSystem>> FileSystem::Open(FileSystemOptions options) {
+  if (options.meta.empty()) return Status::InvalidArgument("no meta servers given");
+  if (options.write_piece == 0 || options.write_piece > (8u << 20)) {
+    return Status::InvalidArgument("write_piece must be 1 byte to 8 MiB");
+  }
+  MetaClientOptions mo;
+  mo.servers = options.meta;
+  mo.timeout = options.meta_timeout;
+  auto fs = std::make_unique<FileSystemImpl>(std::move(options), mo);
+  RETURN_IF_ERROR(fs->Init());
+  return std::unique_ptr<FileSystem>(std::move(fs));
+}
+
+}  // namespace dfs::client
