@@ -55,12 +55,21 @@ bool MetaClient::FollowHint(const std::string& leader_address) {
   return false;
 }
 
+void MetaClient::RenewSession() {
+  std::random_device rd;
+  do {
+    session_id_ = (uint64_t{rd()} << 32) | rd();
+  } while (session_id_ == 0);
+  sequence_ = 0;
+}
+
 template <class Reply, class Call>
-Status MetaClient::Invoke(Reply* reply, Call call) {
+Status MetaClient::Invoke(Reply* reply, Call call, pb::RpcHeader* mutation) {
   if (stubs_.empty()) return Status::InvalidArgument("no metadata servers given");
   auto end = std::chrono::steady_clock::now() + options_.timeout;
   Status last = Status::Unavailable("no metadata server answered");
   size_t attempts = 0;
+  bool renewed = false;
   while (std::chrono::steady_clock::now() < end) {
     // A fail-fast call to a server that was down keeps failing for seconds
     // after it is back (the channel's reconnect backoff); waiting for the
@@ -79,6 +88,15 @@ Status MetaClient::Invoke(Reply* reply, Call call) {
       last = Status::Unavailable(options_.servers[leader_] + ": " + rpc.error_message());
     } else {
       last = Status(ErrorCodeFromNumber(reply->error().code()), reply->error().message());
+      if (last.code() == ErrorCode::SESSION_EXPIRED && mutation != nullptr && !renewed) {
+        // The servers forgot this session after a long silence. No attempt
+        // of this call was applied (it would have renewed the record), so
+        // it is safe to send it again as the first call of a new session.
+        RenewSession();
+        *mutation = Header(true);
+        renewed = true;
+        continue;
+      }
       if (!last.IsRetryable()) return last;
       const std::string& hint = reply->error().leader_address();
       if (last.code() == ErrorCode::NOT_LEADER && FollowHint(hint)) {
@@ -133,8 +151,9 @@ Result<pb::InodeAttr> MetaClient::Create(uint64_t parent, const std::string& nam
   req.set_exclusive(exclusive);
   req.set_symlink_target(symlink_target);
   pb::AttrReply reply;
-  RETURN_IF_ERROR(
-      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Create(ctx, req, r); }));
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Create(ctx, req, r); },
+      req.mutable_header()));
   return reply.attr();
 }
 
@@ -143,8 +162,9 @@ Result<pb::InodeAttr> MetaClient::SetAttr(const pb::SetAttrRequest& request) {
   pb::SetAttrRequest req = request;
   *req.mutable_header() = Header(true);
   pb::AttrReply reply;
-  RETURN_IF_ERROR(
-      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->SetAttr(ctx, req, r); }));
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->SetAttr(ctx, req, r); },
+      req.mutable_header()));
   return reply.attr();
 }
 
@@ -155,7 +175,9 @@ Status MetaClient::Unlink(uint64_t parent, const std::string& name) {
   req.set_parent(parent);
   req.set_name(name);
   pb::EmptyReply reply;
-  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Unlink(ctx, req, r); });
+  return Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Unlink(ctx, req, r); },
+      req.mutable_header());
 }
 
 Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
@@ -165,7 +187,9 @@ Status MetaClient::Rmdir(uint64_t parent, const std::string& name) {
   req.set_parent(parent);
   req.set_name(name);
   pb::EmptyReply reply;
-  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rmdir(ctx, req, r); });
+  return Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rmdir(ctx, req, r); },
+      req.mutable_header());
 }
 
 Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new_parent,
@@ -179,7 +203,9 @@ Status MetaClient::Rename(uint64_t parent, const std::string& name, uint64_t new
   req.set_new_name(new_name);
   req.set_flags(flags);
   pb::EmptyReply reply;
-  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rename(ctx, req, r); });
+  return Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Rename(ctx, req, r); },
+      req.mutable_header());
 }
 
 Result<pb::InodeAttr> MetaClient::Link(uint64_t inode, uint64_t new_parent,
@@ -191,8 +217,9 @@ Result<pb::InodeAttr> MetaClient::Link(uint64_t inode, uint64_t new_parent,
   req.set_new_parent(new_parent);
   req.set_new_name(new_name);
   pb::AttrReply reply;
-  RETURN_IF_ERROR(
-      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Link(ctx, req, r); }));
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Link(ctx, req, r); },
+      req.mutable_header()));
   return reply.attr();
 }
 
@@ -238,8 +265,7 @@ Status MetaClient::Access(uint64_t inode, uint32_t mask) {
   req.set_inode(inode);
   req.set_mask(mask);
   pb::EmptyReply reply;
-  return Invoke(&reply,
-                [&](auto* stub, auto* ctx, auto* r) { return stub->Access(ctx, req, r); });
+  return Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Access(ctx, req, r); });
 }
 
 Result<std::string> MetaClient::GetXattr(uint64_t inode, const std::string& name) {
@@ -249,8 +275,8 @@ Result<std::string> MetaClient::GetXattr(uint64_t inode, const std::string& name
   req.set_inode(inode);
   req.set_name(name);
   pb::XattrReply reply;
-  RETURN_IF_ERROR(Invoke(
-      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetXattr(ctx, req, r); }));
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetXattr(ctx, req, r); }));
   return reply.value();
 }
 
@@ -264,8 +290,9 @@ Status MetaClient::SetXattr(uint64_t inode, const std::string& name, const std::
   req.set_value(value);
   req.set_flags(flags);
   pb::EmptyReply reply;
-  return Invoke(&reply,
-                [&](auto* stub, auto* ctx, auto* r) { return stub->SetXattr(ctx, req, r); });
+  return Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->SetXattr(ctx, req, r); },
+      req.mutable_header());
 }
 
 Result<std::vector<std::string>> MetaClient::ListXattr(uint64_t inode) {
@@ -274,8 +301,8 @@ Result<std::vector<std::string>> MetaClient::ListXattr(uint64_t inode) {
   *req.mutable_header() = Header(false);
   req.set_inode(inode);
   pb::XattrReply reply;
-  RETURN_IF_ERROR(Invoke(
-      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->ListXattr(ctx, req, r); }));
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->ListXattr(ctx, req, r); }));
   return std::vector<std::string>(reply.names().begin(), reply.names().end());
 }
 
@@ -286,8 +313,9 @@ Status MetaClient::RemoveXattr(uint64_t inode, const std::string& name) {
   req.set_inode(inode);
   req.set_name(name);
   pb::EmptyReply reply;
-  return Invoke(&reply,
-                [&](auto* stub, auto* ctx, auto* r) { return stub->RemoveXattr(ctx, req, r); });
+  return Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->RemoveXattr(ctx, req, r); },
+      req.mutable_header());
 }
 
 Result<pb::GetChunksReply> MetaClient::GetChunks(uint64_t inode, uint64_t first_index,
@@ -299,8 +327,8 @@ Result<pb::GetChunksReply> MetaClient::GetChunks(uint64_t inode, uint64_t first_
   req.set_first_index(first_index);
   req.set_count(count);
   pb::GetChunksReply reply;
-  RETURN_IF_ERROR(Invoke(
-      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetChunks(ctx, req, r); }));
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetChunks(ctx, req, r); }));
   return reply;
 }
 
@@ -314,7 +342,8 @@ Result<pb::ChunkLocation> MetaClient::AllocateChunk(uint64_t inode, uint64_t ind
   req.mutable_failed_nodes()->Assign(failed_nodes.begin(), failed_nodes.end());
   pb::AllocateChunkReply reply;
   RETURN_IF_ERROR(Invoke(
-      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->AllocateChunk(ctx, req, r); }));
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->AllocateChunk(ctx, req, r); },
+      req.mutable_header()));
   return reply.chunk();
 }
 
@@ -328,7 +357,8 @@ Result<pb::InodeAttr> MetaClient::CommitWrite(uint64_t inode, uint64_t size,
   *req.mutable_mtime() = mtime;
   pb::AttrReply reply;
   RETURN_IF_ERROR(Invoke(
-      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->CommitWrite(ctx, req, r); }));
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->CommitWrite(ctx, req, r); },
+      req.mutable_header()));
   return reply.attr();
 }
 
@@ -336,9 +366,9 @@ Result<pb::RegisterNodeReply> MetaClient::RegisterNode(pb::RegisterNodeRequest r
   std::lock_guard lock(mu_);
   *request.mutable_header() = Header(true);
   pb::RegisterNodeReply reply;
-  RETURN_IF_ERROR(Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) {
-    return stub->RegisterNode(ctx, request, r);
-  }));
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->RegisterNode(ctx, request, r); },
+      request.mutable_header()));
   return reply;
 }
 

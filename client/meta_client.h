@@ -82,8 +82,12 @@ class MetaClient {
  private:
   // Runs `call` (stub, context, reply) against the leader until it returns
   // a final answer or the timeout passes.
+  // `mutation`: the header of a mutation's request, renewed here when the
+  // servers answer SESSION_EXPIRED.
   template <class Reply, class Call>
-  Status Invoke(Reply* reply, Call call);
+  Status Invoke(Reply* reply, Call call, pb::RpcHeader* mutation = nullptr);
+  // A fresh session id, sequence numbers from 1 again.
+  void RenewSession();
   pb::RpcHeader Header(bool mutation);
   // Points leader_ at the server with this address; false if it already
   // does or the address is unknown.

@@ -88,6 +88,8 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::RegisterNode(txn, ctx, cmd.register_node());
     case pb::MetaCommand::kForgetGarbage:
       return ops::ForgetGarbage(txn, ctx, cmd.forget_garbage());
+    case pb::MetaCommand::kExpireSessions:
+      return ops::ExpireSessions(txn, ctx, cmd.expire_sessions());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }
@@ -255,6 +257,12 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
     }
     std::optional<pb::SessionRecord> session =
         ValueOrDie(txn.GetSession(cmd.session_id()), "reading a session");
+    if (!session && cmd.sequence() > 1) {
+      // The session was forgotten (expire_sessions): an earlier command of
+      // it may have been applied, so this one cannot be told from a retry.
+      return Serialized(MakeReply(Status::SessionExpired(
+          "session " + std::to_string(cmd.session_id()) + " is unknown or expired")));
+    }
     if (session && cmd.sequence() <= session->last_sequence()) {
       if (cmd.sequence() == session->last_sequence()) return session->last_reply();
       return Serialized(MakeReply(

@@ -249,6 +249,24 @@ Result<std::vector<pb::ChunkRecord>> MetaTxn::ListGarbage(size_t max) const {
   return out;
 }
 
+Result<std::vector<uint64_t>> MetaTxn::ListIdleSessions(int64_t before_ns, size_t max) const {
+  std::vector<uint64_t> out;
+  if (max == 0) return out;
+  RETURN_IF_ERROR(Scan(Family::kSessions, "", "",
+                       [&](std::string_view key, std::string_view value) -> Result<bool> {
+                         pb::SessionRecord record;
+                         if (key.size() != 8 ||
+                             !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                           return Status::Corrupt("unparsable session record");
+                         }
+                         if (record.last_seen_ns() < before_ns) {
+                           out.push_back(keys::DecodeBigEndian(key));
+                         }
+                         return out.size() < max;
+                       }));
+  return out;
+}
+
 Result<std::vector<uint64_t>> MetaTxn::ListGarbageOn(uint64_t node_id, uint64_t after,
                                                      size_t max) const {
   std::vector<uint64_t> out;
@@ -317,6 +335,10 @@ void MetaTxn::PutNode(const pb::NodeRecord& record) {
 
 void MetaTxn::PutSession(uint64_t session_id, const pb::SessionRecord& record) {
   Put(Family::kSessions, keys::Id(session_id), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteSession(uint64_t session_id) {
+  Delete(Family::kSessions, keys::Id(session_id));
 }
 
 void MetaTxn::PutGarbage(const pb::ChunkRecord& record) {

@@ -104,6 +104,8 @@ class MetaTxn {
   Result<std::vector<std::string>> ListXattrNames(uint64_t inode) const;
   Result<std::vector<pb::NodeRecord>> ListNodes() const;
   Result<std::vector<pb::ChunkRecord>> ListGarbage(size_t max) const;
+  // Up to `max` ids of sessions last seen before `before_ns`.
+  Result<std::vector<uint64_t>> ListIdleSessions(int64_t before_ns, size_t max) const;
   // Up to `max` ids of garbage chunks whose replicas include `node_id`,
   // from the first id above `after` on.
   Result<std::vector<uint64_t>> ListGarbageOn(uint64_t node_id, uint64_t after, size_t max) const;
@@ -127,6 +129,7 @@ class MetaTxn {
   void DeleteXattr(uint64_t inode, std::string_view name);
   void PutNode(const pb::NodeRecord& record);
   void PutSession(uint64_t session_id, const pb::SessionRecord& record);
+  void DeleteSession(uint64_t session_id);
   // Keyed by record.chunk_id(); indexes each of its replicas. REQUIRES: a
   // node that an earlier record of this id listed and this one does not
   // has been dropped with DeleteGarbageReplica.

@@ -68,4 +68,8 @@ Result<pb::MetaReply> RegisterNode(MetaTxn& txn, const OpContext& ctx,
 Result<pb::MetaReply> ForgetGarbage(MetaTxn& txn, const OpContext& ctx,
                                     const pb::ForgetGarbageCommand& req);
 
+// Client sessions idle too long (expire_sessions.cc).
+Result<pb::MetaReply> ExpireSessions(MetaTxn& txn, const OpContext& ctx,
+                                     const pb::ExpireSessionsCommand& req);
+
 }  // namespace dfs::meta::ops

@@ -20,6 +20,7 @@
 #include "meta/raft/raft_node.h"
 #include "meta/server/meta_service.h"
 #include "meta/server/node_registry.h"
+#include "meta/server/watch_hub.h"
 
 namespace dfs::meta {
 namespace {
@@ -34,6 +35,7 @@ struct MetaConfig {
   Bytes chunk_size{64 << 20};
   uint32_t replication = 3;
   std::chrono::milliseconds node_dead_after{60000};
+  std::chrono::milliseconds session_ttl{3600 * 1000};
   std::chrono::milliseconds raft_tick{100};
   int32_t raft_heartbeat_ticks = 1;
   int32_t raft_election_ticks = 5;
@@ -51,6 +53,8 @@ int Main(int argc, char** argv) {
   parser.Add("chunk_size", &cfg.chunk_size, "chunk size, fixed when the cluster is formatted");
   parser.Add("replication", &cfg.replication, "replicas per chunk");
   parser.Add("node_dead_after", &cfg.node_dead_after, "a chunk server silent this long is dead");
+  parser.Add("session_ttl", &cfg.session_ttl,
+             "a client session idle this long is forgotten (far above any client's retry time)");
   parser.Add("raft.tick", &cfg.raft_tick, "Raft clock tick");
   parser.Add("raft.heartbeat_ticks", &cfg.raft_heartbeat_ticks, "leader heartbeat, in ticks");
   parser.Add("raft.election_ticks", &cfg.raft_election_ticks,
@@ -70,6 +74,10 @@ int Main(int argc, char** argv) {
   }
   if (cfg.chunk_size.value < (1 << 20) || cfg.chunk_size.value % (64 << 10) != 0) {
     std::fprintf(stderr, "dfs-meta: --chunk-size must be a multiple of 64KiB, at least 1MiB\n");
+    return 2;
+  }
+  if (cfg.session_ttl.count() <= 0) {
+    std::fprintf(stderr, "dfs-meta: --session-ttl must be positive\n");
     return 2;
   }
   if (cfg.replication == 0) {
@@ -108,8 +116,9 @@ int Main(int argc, char** argv) {
     return 1;
   }
   NodeRegistry registry(cfg.node_dead_after);
+  WatchHub watch_hub;
   MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(),
-                          &registry);
+                          &registry, &watch_hub);
   auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
@@ -123,6 +132,7 @@ int Main(int argc, char** argv) {
   // server learns the cluster id from the applied format command.
   bool cluster_id_known = (*store)->formatted();
   raft::StateRole last_role = raft::StateRole::kFollower;
+  auto next_expiry = std::chrono::steady_clock::now();
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     raft::RaftNodeStatus st = (*node)->GetStatus();
@@ -133,12 +143,31 @@ int Main(int argc, char** argv) {
       registry.LeadTerm(st.term);
     }
     last_role = st.role;
+    // Watch streams live as long as this leadership: the mounts reconnect
+    // to the new leader and revalidate.
+    watch_hub.Observe(st.role == raft::StateRole::kLeader, st.term);
     if (!(*store)->formatted() && st.role == raft::StateRole::kLeader) {
       pb::MetaCommand cmd;
       cmd.mutable_format()->set_cluster_id(NewUuid());
       cmd.mutable_format()->set_chunk_size(cfg.chunk_size.value);
       auto r = (*node)->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(5));
       if (!r.ok()) DFS_LOG(WARN) << "formatting the cluster: " << r.status();
+    }
+    if (st.role == raft::StateRole::kLeader && (*store)->formatted() &&
+        std::chrono::steady_clock::now() >= next_expiry) {
+      next_expiry =
+          std::chrono::steady_clock::now() +
+          std::min<std::chrono::milliseconds>(cfg.session_ttl / 4, std::chrono::minutes(1));
+      pb::MetaCommand cmd;
+      auto now = std::chrono::system_clock::now();
+      cmd.set_now_ns(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count());
+      cmd.mutable_expire_sessions()->set_idle_before_ns(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(
+              (now - cfg.session_ttl).time_since_epoch())
+              .count());
+      auto r = (*node)->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(5));
+      if (!r.ok()) DFS_LOG(WARN) << "expiring idle sessions: " << r.status();
     }
     if (!cluster_id_known && (*store)->formatted()) {
       (*node)->SetClusterId((*store)->cluster_id());
@@ -147,6 +176,7 @@ int Main(int argc, char** argv) {
     }
   }
   DFS_LOG(INFO) << "dfs-meta " << cfg.id << " shutting down";
+  watch_hub.Shutdown();  // open streams would hold up the server's shutdown
   (*server)->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   (*node)->Stop();
   return 0;

@@ -20,7 +20,13 @@ namespace fs = std::filesystem;
 
 class MetaCluster {
  public:
-  explicit MetaCluster(int n) : group_("dfs-meta", n, {"--raft-snapshot-entries", "200"}) {}
+  explicit MetaCluster(int n, std::vector<std::string> extra = {})
+      : group_("dfs-meta", n, WithDefaults(std::move(extra))) {}
+
+  static std::vector<std::string> WithDefaults(std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--raft-snapshot-entries", "200"});
+    return extra;
+  }
 
   void Start(uint64_t id) { REQUIRE(group_.Start(id)); }
   void Kill(uint64_t id) { group_.Kill(id); }
@@ -153,6 +159,20 @@ TEST_CASE("a request for another cluster is refused") {
   client::MetaClient stranger(opts);
   auto r = stranger.GetAttr(kRoot);
   CHECK(r.status().code() == ErrorCode::CLUSTER_MISMATCH);
+}
+
+TEST_CASE("a client idle past the session TTL carries on in a new session") {
+  MetaCluster cluster(3, {"--session-ttl", "1s"});
+  client::MetaClient client(cluster.ClientOptions());
+  REQUIRE(client.Create(kRoot, "before", pb::FILE_TYPE_REGULAR, 0644, true).ok());
+  const uint64_t first_session = client.session_id();
+  // The leader forgets the session within a TTL and a check period.
+  std::this_thread::sleep_for(2500ms);
+  auto after = client.Create(kRoot, "after", pb::FILE_TYPE_REGULAR, 0644, true);
+  INFO(after.status().ToString());
+  REQUIRE(after.ok());
+  CHECK(client.session_id() != first_session);
+  CHECK(client.Lookup(kRoot, "after").ok());
 }
 
 }  // namespace

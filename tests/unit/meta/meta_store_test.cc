@@ -259,6 +259,46 @@ TEST_CASE("MetaStore: UNAVAILABLE before format is not recorded in the session",
   CHECK(s.Lookup(kRoot, "a").ok());
 }
 
+pb::MetaCommand ExpireCmd(int64_t idle_before_ns) {
+  pb::MetaCommand cmd;
+  cmd.mutable_expire_sessions()->set_idle_before_ns(idle_before_ns);
+  return cmd;
+}
+
+TEST_CASE("MetaStore: idle sessions expire; their later mutations are refused",
+          "[meta][store][session]") {
+  TestStore s;
+  // Session 1 acts first, session 2 a minute later (each command is one
+  // second after the previous one; see TestStore::now_ns).
+  REQUIRE(ReplyStatus(s.Apply(InSession(CreateCmd(kRoot, "a", pb::FILE_TYPE_REGULAR, 0644), 1, 1)))
+              .ok());
+  const int64_t between = s.now_ns + 30LL * 1000000000;
+  s.now_ns += 60LL * 1000000000;
+  REQUIRE(ReplyStatus(s.Apply(InSession(CreateCmd(kRoot, "b", pb::FILE_TYPE_REGULAR, 0644), 2, 1)))
+              .ok());
+
+  pb::MetaReply expired = s.Apply(ExpireCmd(between));
+  REQUIRE(ReplyStatus(expired).ok());
+  CHECK(expired.expired_sessions() == 1);
+
+  // Session 1 is forgotten: its next command cannot be told from a retry
+  // of an applied one, so it is refused and changes nothing.
+  pb::MetaReply refused =
+      s.Apply(InSession(CreateCmd(kRoot, "c", pb::FILE_TYPE_REGULAR, 0644), 1, 2));
+  CHECK(CodeOf(ReplyStatus(refused)) == ErrorCode::SESSION_EXPIRED);
+  CHECK(CodeOf(s.Lookup(kRoot, "c")) == ErrorCode::NOT_FOUND);
+  // Session 2 is not idle: its retry still gets the recorded reply.
+  pb::MetaReply again =
+      s.Apply(InSession(CreateCmd(kRoot, "b", pb::FILE_TYPE_REGULAR, 0644), 2, 1));
+  CHECK(ReplyStatus(again).ok());
+  CHECK(s->InodeCount() == 3);
+  // A new session starts at sequence 1 as always.
+  CHECK(ReplyStatus(s.Apply(InSession(CreateCmd(kRoot, "c", pb::FILE_TYPE_REGULAR, 0644), 3, 1)))
+            .ok());
+  // Nothing idle is left to expire; the command is idempotent.
+  CHECK(s.Apply(ExpireCmd(between)).expired_sessions() == 0);
+}
+
 // A small tree with something in every column family.
 void Populate(TestStore& s) {
   REQUIRE(s.RegisterNode(0, "10.0.0.1:7000", "a").ok());
