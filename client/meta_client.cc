@@ -14,6 +14,10 @@ MetaClient::MetaClient(MetaClientOptions options) : options_(std::move(options))
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
+  // A chunk server's full replica report (about 40 bytes a replica) and a
+  // large directory page must fit; the server accepts 64 MiB (transport.cc).
+  args.SetMaxSendMessageSize(64 << 20);
+  args.SetMaxReceiveMessageSize(64 << 20);
   for (const std::string& address : options_.servers) {
     channels_.push_back(
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));

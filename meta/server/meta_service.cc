@@ -1,12 +1,16 @@
 #include "meta/server/meta_service.h"
 
 #include <chrono>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/logging.h"
 #include "meta/server/replica_report.h"
+#include "meta/server/watch_events.h"
+#include "meta/server/watch_stream.h"
 
 namespace dfs::meta {
 
@@ -29,11 +33,12 @@ constexpr uint64_t kMaxChunksPerCall = 1024;
 }  // namespace
 
 MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
-                                 NodeRegistry* registry)
+                                 NodeRegistry* registry, WatchHub* watch_hub)
     : options_(options),
       node_(node),
       store_(store),
       registry_(registry),
+      watch_hub_(watch_hub),
       rng_(std::random_device()()),
       readers_(options.reader_threads) {}
 
@@ -74,7 +79,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
   cmd.set_gid(header.gid());
   *cmd.mutable_groups() = header.groups();
   fill(&cmd);
-  node_->Propose(cmd.SerializeAsString(), [this, reactor, reply, out](Result<std::string> r) {
+  std::string data = cmd.SerializeAsString();
+  std::shared_ptr<const WatchedCommand> watched = PrepareWatch(std::move(cmd));
+  node_->Propose(std::move(data), [this, reactor, reply, out, watched](Result<std::string> r) {
     if (!r.ok()) {
       FillError(r.status(), reply->mutable_error());
     } else {
@@ -85,11 +92,36 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
       } else {
         *reply->mutable_error() = meta_reply.error();
         if (meta_reply.error().code() == 0) out(meta_reply, reply);
+        // Before the reply: when the caller's call returns, the other
+        // mounts' invalidations are on their way.
+        if (watched != nullptr) PublishWatch(*watched, meta_reply);
       }
     }
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
+}
+
+std::shared_ptr<const MetaServiceImpl::WatchedCommand> MetaServiceImpl::PrepareWatch(
+    pb::MetaCommand cmd) const {
+  if (!watch_hub_->watched()) return nullptr;
+  auto watched = std::make_shared<WatchedCommand>();
+  // Unlink, rmdir and rename do not return the inodes they unlink or move:
+  // read them from the leader's state now (as root: permissions are the
+  // command's business). A mutation of the same entry that commits between
+  // this read and the command makes it name the previous inode; the entry
+  // itself is always named (docs/meta.md, "Watches").
+  for (const EntryName& entry : EntriesToResolve(cmd)) {
+    Result<pb::InodeAttr> attr = store_->Lookup(Credentials{}, entry.parent, entry.name);
+    watched->resolved.push_back(attr.ok() ? attr->inode() : 0);
+  }
+  watched->cmd = std::move(cmd);
+  return watched;
+}
+
+void MetaServiceImpl::PublishWatch(const WatchedCommand& watched, const pb::MetaReply& reply) {
+  std::optional<pb::WatchEvent> event = WatchEventFor(watched.cmd, reply, watched.resolved);
+  if (event.has_value()) watch_hub_->Publish(*event, watched.cmd.session_id());
 }
 
 template <class Reply, class ReadFn>
@@ -385,6 +417,26 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext
     });
   });
   return reactor;
+}
+
+// ------------------------------------------------------------------- watch
+
+grpc::ServerWriteReactor<pb::WatchEvent>* MetaServiceImpl::Watch(grpc::CallbackServerContext* ctx,
+                                                                 const pb::WatchRequest* req) {
+  raft::RaftNodeStatus st = node_->GetStatus();
+  Status s = CheckHeader(req->header());
+  if (s.ok() && st.role != raft::StateRole::kLeader) s = Status::NotLeader(st.leader_address);
+  if (s.ok() && !store_->formatted()) s = Status::Unavailable("the cluster is not formatted yet");
+  if (!s.ok()) {
+    pb::Error error;
+    FillError(s, &error);
+    return new WatchRefusal(std::move(error));
+  }
+  // If leadership is lost from here on, main.cc's leader loop ends the
+  // stream (WatchHub::Observe): the mount reconnects to the new leader.
+  return new WatchStream(ctx, watch_hub_, st.term,
+                         std::vector<uint64_t>(req->own_sessions().begin(),
+                                               req->own_sessions().end()));
 }
 
 void MetaServiceImpl::AnswerReport(uint64_t node_id, pb::HeartbeatReply* reply) {

@@ -6,9 +6,13 @@
 // what MetaStore's Apply returned. Reads wait for a Raft read barrier, then
 // read the local MetaStore. Followers answer NOT_LEADER with the leader's
 // address. Requests naming another cluster id get CLUSTER_MISMATCH.
+//
+// Watch streams (docs/meta.md, "Watches"): on the leader, each committed
+// mutation is published to the WatchHub before its reply is sent.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <vector>
@@ -17,6 +21,7 @@
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
 #include "meta/server/node_registry.h"
+#include "meta/server/watch_hub.h"
 #include "proto/meta.grpc.pb.h"
 
 namespace dfs::meta {
@@ -28,8 +33,9 @@ struct MetaServiceOptions {
 
 class MetaServiceImpl final : public pb::MetaService::CallbackService {
  public:
+  // REQUIRES: every pointer outlives the service.
   MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
-                  NodeRegistry* registry);
+                  NodeRegistry* registry, WatchHub* watch_hub);
 
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext*, const pb::LookupRequest*,
                                    pb::AttrReply*) override;
@@ -75,8 +81,24 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
                                          pb::RegisterNodeReply*) override;
   grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext*, const pb::HeartbeatRequest*,
                                       pb::HeartbeatReply*) override;
+  // The leader's stream of invalidations; a follower sends one event with
+  // NOT_LEADER and ends the stream.
+  grpc::ServerWriteReactor<pb::WatchEvent>* Watch(grpc::CallbackServerContext*,
+                                                  const pb::WatchRequest*) override;
 
  private:
+  // A mutation as the watch hub needs it once applied: the command and the
+  // inodes at the entries it changes without returning them
+  // (watch_events.h), read just before proposing.
+  struct WatchedCommand {
+    pb::MetaCommand cmd;
+    std::vector<uint64_t> resolved;
+  };
+  // Null when nobody watches.
+  std::shared_ptr<const WatchedCommand> PrepareWatch(pb::MetaCommand cmd) const;
+  // Publishes what `watched` invalidates, applied with `reply`.
+  void PublishWatch(const WatchedCommand& watched, const pb::MetaReply& reply);
+
   // Proposes a command built by `fill`; `out` copies the MetaReply into
   // the RPC reply when it succeeded.
   template <class Reply, class Fill, class Out>
@@ -100,6 +122,7 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   raft::RaftNode* node_;
   MetaStore* store_;
   NodeRegistry* registry_;
+  WatchHub* watch_hub_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   ThreadPool readers_;  // last member: joined first, while the rest is alive
