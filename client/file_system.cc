@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -15,12 +16,14 @@
 #include "client/meta_pool.h"
 #include "common/checksum.h"
 #include "common/logging.h"
+#include "common/thread_pool.h"
 
 namespace dfs::client {
 namespace {
 
 constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
 constexpr int kChainAttempts = 4;          // a chain of 3 loses at most 2 before it is empty
+constexpr size_t kPiecesInFlight = 4;      // per open file
 
 pb::Timespec Now() {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -50,6 +53,10 @@ struct OpenFile {
   std::map<uint64_t, pb::ChunkLocation> chunks;  // index -> location (reads and writes)
   std::set<uint64_t> created;                    // indexes this handle created replicas for
   uint64_t last_read_end = 0;                    // sequential detection for readahead
+  // Pieces on their way down a chain (write-behind), by byte range; a piece
+  // overlapping one in flight waits for it, so later bytes win.
+  std::vector<std::pair<uint64_t, uint64_t>> in_flight;
+  std::condition_variable landed;  // an in-flight piece finished
 };
 
 class FileSystemImpl final : public FileSystem {
@@ -148,10 +155,16 @@ class FileSystemImpl final : public FileSystem {
   // An open handle that wrote past the committed size shows its own size.
   void OverlayOpenSize(pb::InodeAttr* attr);
 
-  // Write path; REQUIRES: f->mu held.
-  Status SendBuffer(struct OpenFile* f);
+  // Write path. REQUIRES: `lock` holds f->mu (waits release it).
+  // Starts sending the buffer in pieces; errors land in f->deferred.
+  void SendBuffer(const std::shared_ptr<struct OpenFile>& f, std::unique_lock<std::mutex>& lock);
+  // Waits until no piece of `f` is in flight; returns f->deferred.
+  Status WaitLanded(struct OpenFile* f, std::unique_lock<std::mutex>& lock);
+  // Sends one piece down its chunk's chain, replacing failed replicas.
+  // Called without f->mu.
   Status SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data);
-  Status SyncAndCommit(struct OpenFile* f);
+  Status SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
+                       std::unique_lock<std::mutex>& lock);
   Result<pb::ChunkLocation> WriteChunk(struct OpenFile* f, uint64_t index);
   // Drops `failed` from the chunk's chain through the meta leader and moves
   // the survivors to the new version. Returns the new location.
@@ -169,6 +182,7 @@ class FileSystemImpl final : public FileSystem {
   const FileSystemOptions options_;
   MetaPool meta_;
   std::unique_ptr<ChunkClient> chunks_;  // made once the cluster id is known
+  ThreadPool senders_{16};               // write-behind: pieces on their way
   std::unique_ptr<BlockCache> cache_;
   std::string cluster_id_;
   uint64_t chunk_size_ = 0;
@@ -286,45 +300,61 @@ Result<FileSystem::OpenResult> FileSystemImpl::CreateFile(const Caller& c, uint6
 Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::string_view data) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
-  std::lock_guard lock(f->mu);
+  std::unique_lock lock(f->mu);
   if (!f->deferred.ok()) return f->deferred;
   if (f->flags & O_APPEND) offset = f->size;
   if (offset + data.size() > chunk_size_ * (uint64_t{1} << 40)) {
     return Status::FileTooLarge("write past the largest file");
   }
-  const bool contiguous =
-      !f->buffer.empty() && offset == f->buffer_offset + f->buffer.size();
-  if (!f->buffer.empty() && !contiguous) RETURN_IF_ERROR(SendBuffer(f.get()));
+  const bool contiguous = !f->buffer.empty() && offset == f->buffer_offset + f->buffer.size();
+  if (!f->buffer.empty() && !contiguous) SendBuffer(f, lock);
   if (f->buffer.empty()) f->buffer_offset = offset;
   f->buffer.append(data);
   buffered_ += data.size();
   f->wrote = true;
   f->size = std::max(f->size, offset + data.size());
   if (f->buffer.size() >= options_.write_piece || buffered_ > options_.writeback_buffer) {
-    Status s = SendBuffer(f.get());
-    if (!s.ok()) {
-      f->deferred = s;
-      return s;
-    }
+    SendBuffer(f, lock);
   }
+  if (!f->deferred.ok()) return f->deferred;
   return data.size();
 }
 
-Status FileSystemImpl::SendBuffer(struct OpenFile* f) {
-  std::string buffer = std::move(f->buffer);
+void FileSystemImpl::SendBuffer(const std::shared_ptr<struct OpenFile>& f,
+                                std::unique_lock<std::mutex>& lock) {
+  auto buffer = std::make_shared<std::string>(std::move(f->buffer));
   f->buffer.clear();
-  buffered_ -= buffer.size();
   uint64_t offset = f->buffer_offset;
-  std::string_view rest = buffer;
-  while (!rest.empty()) {
+  size_t at = 0;
+  while (at < buffer->size()) {
     // One piece: at most write_piece bytes, never across a chunk boundary.
     uint64_t room = chunk_size_ - offset % chunk_size_;
-    size_t n = std::min<uint64_t>({rest.size(), room, options_.write_piece});
-    RETURN_IF_ERROR(SendPiece(f, offset, rest.substr(0, n)));
+    size_t n = std::min<uint64_t>({buffer->size() - at, room, options_.write_piece});
+    const uint64_t begin = offset, end = offset + n;
+    auto overlaps = [&] {
+      for (auto [b, e] : f->in_flight)
+        if (b < end && begin < e) return true;
+      return false;
+    };
+    f->landed.wait(lock, [&] { return f->in_flight.size() < kPiecesInFlight && !overlaps(); });
+    f->in_flight.emplace_back(begin, end);
+    senders_.Submit([this, f, buffer, at, n, begin, end] {
+      Status s = SendPiece(f.get(), begin, std::string_view(*buffer).substr(at, n));
+      std::lock_guard done(f->mu);
+      if (!s.ok() && f->deferred.ok()) f->deferred = s;
+      auto it = std::find(f->in_flight.begin(), f->in_flight.end(), std::make_pair(begin, end));
+      f->in_flight.erase(it);
+      buffered_ -= n;
+      f->landed.notify_all();
+    });
     offset += n;
-    rest.remove_prefix(n);
+    at += n;
   }
-  return Status::Ok();
+}
+
+Status FileSystemImpl::WaitLanded(struct OpenFile* f, std::unique_lock<std::mutex>& lock) {
+  f->landed.wait(lock, [&] { return f->in_flight.empty(); });
+  return f->deferred;
 }
 
 Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_t index) {
@@ -365,13 +395,18 @@ Result<pb::ChunkLocation> FileSystemImpl::ReplaceChain(struct OpenFile* f,
 
 Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data) {
   const uint64_t index = offset / chunk_size_;
-  ASSIGN_OR_RETURN(pb::ChunkLocation loc, WriteChunk(f, index));
+  pb::ChunkLocation loc;
+  {
+    std::lock_guard lock(f->mu);
+    ASSIGN_OR_RETURN(loc, WriteChunk(f, index));
+  }
   uint64_t failed = 0;
   Status s;
   for (int attempt = 0; attempt < kChainAttempts; attempt++) {
     chunk_writes_++;
     s = chunks_->Write(loc, offset % chunk_size_, data, &failed);
     if (s.ok()) break;
+    std::lock_guard lock(f->mu);
     if (s.code() == ErrorCode::STALE_VERSION && failed != 0) {
       // Someone else changed the chain: take the current one.
       ASSIGN_OR_RETURN(loc, Meta(f->caller)->AllocateChunk(f->inode, index));
@@ -383,17 +418,18 @@ Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::strin
   }
   RETURN_IF_ERROR(s, "writing " << data.size() << " bytes at " << offset << " of inode "
                                 << f->inode);
+  std::lock_guard lock(f->mu);
   f->dirty.insert(index);
   return Status::Ok();
 }
 
-Status FileSystemImpl::SyncAndCommit(struct OpenFile* f) {
-  if (!f->deferred.ok()) {
-    Status s = f->deferred;
+Status FileSystemImpl::SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
+                                     std::unique_lock<std::mutex>& lock) {
+  SendBuffer(f, lock);
+  if (Status s = WaitLanded(f.get(), lock); !s.ok()) {
     f->deferred = Status::Ok();  // reported once, as close(2) does
     return s;
   }
-  RETURN_IF_ERROR(SendBuffer(f));
   for (uint64_t index : f->dirty) {
     pb::ChunkLocation loc = f->chunks.at(index);
     uint64_t failed = 0;
@@ -401,7 +437,7 @@ Status FileSystemImpl::SyncAndCommit(struct OpenFile* f) {
     for (int attempt = 0; attempt < kChainAttempts; attempt++) {
       s = chunks_->Sync(loc, &failed);
       if (s.ok() || failed == 0) break;
-      ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
+      ASSIGN_OR_RETURN(loc, ReplaceChain(f.get(), loc, failed));
     }
     RETURN_IF_ERROR(s, "syncing chunk " << index << " of inode " << f->inode);
   }
@@ -412,7 +448,7 @@ Status FileSystemImpl::SyncAndCommit(struct OpenFile* f) {
   f->wrote = false;
   f->size = attr.size();
   f->data_version = attr.data_version();
-  std::lock_guard lock(handles_mu_);
+  std::lock_guard handles(handles_mu_);
   seen_version_[f->inode] = attr.data_version();
   return Status::Ok();
 }
@@ -420,8 +456,8 @@ Status FileSystemImpl::SyncAndCommit(struct OpenFile* f) {
 Status FileSystemImpl::Flush(uint64_t handle) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
-  std::lock_guard lock(f->mu);
-  return SyncAndCommit(f.get());
+  std::unique_lock lock(f->mu);
+  return SyncAndCommit(f, lock);
 }
 
 Status FileSystemImpl::Release(uint64_t handle) {
@@ -429,9 +465,10 @@ Status FileSystemImpl::Release(uint64_t handle) {
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
   Status s;
   {
-    std::lock_guard lock(f->mu);
-    s = SyncAndCommit(f.get());
-    buffered_ -= f->buffer.size();
+    std::unique_lock lock(f->mu);
+    s = SyncAndCommit(f, lock);
+    // A failed send leaves nothing buffered or in flight either way.
+    f->landed.wait(lock, [&] { return f->in_flight.empty(); });
   }
   std::lock_guard lock(handles_mu_);
   handles_.erase(handle);
@@ -460,8 +497,8 @@ Result<pb::InodeAttr> FileSystemImpl::SetAttr(const Caller& c, pb::SetAttrReques
   if (resize) {
     // Buffered writes land before the cut, not after it.
     for (auto& f : open) {
-      std::lock_guard lock(f->mu);
-      RETURN_IF_ERROR(SyncAndCommit(f.get()));
+      std::unique_lock lock(f->mu);
+      RETURN_IF_ERROR(SyncAndCommit(f, lock));
     }
   }
   ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->SetAttr(req));
@@ -562,14 +599,11 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
 Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
-  std::lock_guard lock(f->mu);
-  if (!f->buffer.empty()) {
+  std::unique_lock lock(f->mu);
+  if (!f->buffer.empty() || !f->in_flight.empty()) {
     // The handle reads its own writes: they must be on the replicas first.
-    Status s = SendBuffer(f.get());
-    if (!s.ok()) {
-      f->deferred = s;
-      return s;
-    }
+    SendBuffer(f, lock);
+    RETURN_IF_ERROR(WaitLanded(f.get(), lock));
   }
   if (offset >= f->size) return std::string();
   const uint64_t end = std::min(f->size, offset + size);
