@@ -20,12 +20,12 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "bench/fio_runner.h"
 #include "client/chunk_client.h"
 #include "client/meta_client.h"
 #include "tests/support/chunk_servers.h"
@@ -49,45 +49,24 @@ struct Options {
   bool fio = true;
 };
 
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-// Drops clean pages so reads come from the disk (root only; a no-op otherwise).
-bool DropCaches() {
-  ::sync();
-  std::ofstream f("/proc/sys/vm/drop_caches");
-  f << "3\n";
-  return static_cast<bool>(f.flush());
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
 }
 
-// Runs fio and returns {bandwidth in MB/s, IOPS} of its one job.
-std::pair<double, double> Fio(const std::string& dir, const std::string& rw,
-                              const std::string& bs, int depth, const std::string& size,
-                              int seconds) {
-  std::ostringstream cmd;
-  cmd << "fio --name=ref --directory=" << dir << " --rw=" << rw << " --bs=" << bs
-      << " --size=" << size << " --direct=1 --ioengine=io_uring --iodepth=" << depth
-      << " --output-format=json";
-  if (seconds > 0) cmd << " --time_based --runtime=" << seconds;
-  cmd << " 2>/dev/null";
-  FILE* p = ::popen(cmd.str().c_str(), "r");
-  if (!p) return {0, 0};
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), p))
-    out.append(buf, n);
-  ::pclose(p);
-  // The job's "read" or "write" object holds "bw_bytes" and "iops".
-  // (Not the job options' "rw" : "write", which comes first.)
-  const std::string section =
-      rw.find("write") != std::string::npos ? "\"write\" : {" : "\"read\" : {";
-  size_t at = out.find(section);
-  auto number = [&](const std::string& key) {
-    size_t k = out.find("\"" + key + "\"", at);
-    if (k == std::string::npos) return 0.0;
-    return std::strtod(out.c_str() + out.find(':', k) + 1, nullptr);
-  };
-  if (at == std::string::npos) return {0, 0};
-  return {number("bw_bytes") / 1e6, number("iops")};
+// fio with this run's settings: direct I/O through io_uring.
+std::pair<double, double> Fio(const std::string& dir, const std::string& rw, const std::string& bs,
+                              int depth, const std::string& size, int seconds) {
+  FioJob job;
+  job.directory = dir;
+  job.rw = rw;
+  job.block_size = bs;
+  job.size = size;
+  job.iodepth = depth;
+  job.direct = true;
+  job.engine = "io_uring";
+  job.runtime_seconds = seconds;
+  FioResult r = RunFio(job);
+  return {r.mb_per_s, r.iops};
 }
 
 int Run(const Options& opt) {

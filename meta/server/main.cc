@@ -117,8 +117,8 @@ int Main(int argc, char** argv) {
   }
   NodeRegistry registry(cfg.node_dead_after);
   WatchHub watch_hub;
-  MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(),
-                          &registry, &watch_hub);
+  MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(), &registry,
+                          &watch_hub);
   auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());

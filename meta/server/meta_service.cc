@@ -434,9 +434,9 @@ grpc::ServerWriteReactor<pb::WatchEvent>* MetaServiceImpl::Watch(grpc::CallbackS
   }
   // If leadership is lost from here on, main.cc's leader loop ends the
   // stream (WatchHub::Observe): the mount reconnects to the new leader.
-  return new WatchStream(ctx, watch_hub_, st.term,
-                         std::vector<uint64_t>(req->own_sessions().begin(),
-                                               req->own_sessions().end()));
+  return new WatchStream(
+      ctx, watch_hub_, st.term,
+      std::vector<uint64_t>(req->own_sessions().begin(), req->own_sessions().end()));
 }
 
 void MetaServiceImpl::AnswerReport(uint64_t node_id, pb::HeartbeatReply* reply) {

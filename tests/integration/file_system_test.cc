@@ -4,8 +4,8 @@
 // file is written or read costs the application nothing; the block cache
 // serves a second read without the chunk servers.
 #define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
 #include <fcntl.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +17,7 @@
 #include "client/file_system.h"
 #include "client/meta_client.h"
 #include "tests/support/chunk_servers.h"
+#include "tests/support/meta_leader.h"
 #include "tests/support/server_group.h"
 
 namespace dfs {
@@ -49,18 +50,7 @@ class Cluster {
     return std::move(fs).value();
   }
 
-  // The meta leader: the one server that answers a read on its own.
-  uint64_t Leader() {
-    for (const auto& [id, address] : meta_.addresses()) {
-      if (!meta_.running(id)) continue;
-      client::MetaClientOptions o;
-      o.servers = {address};
-      o.timeout = 300ms;
-      client::MetaClient mc(o);
-      if (mc.GetAttr(kRoot).ok()) return id;
-    }
-    return 0;
-  }
+  uint64_t Leader() const { return testing::MetaLeader(meta_); }
 
   testing::ChunkServers& chunks() { return chunks_; }
   testing::ServerGroup& meta() { return meta_; }
@@ -86,7 +76,9 @@ std::string Pattern(size_t n, uint64_t seed) {
   return s;
 }
 
-bool Same(const std::string& a, const std::string& b) { return a == b; }
+bool Same(const std::string& a, const std::string& b) {
+  return a == b;
+}
 
 // Writes `data` in 1 MiB pieces through a fresh handle and closes it.
 void WriteFile(client::FileSystem& fs, const std::string& name, const std::string& data,

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "client/meta_client.h"
+#include "tests/support/meta_leader.h"
 #include "tests/support/server_group.h"
 
 namespace dfs {
@@ -38,18 +39,7 @@ class MetaCluster {
     o.rpc_timeout = 2s;
     return o;
   }
-  // The leader: the one server that answers a read on its own.
-  uint64_t Leader() {
-    for (const auto& [id, address] : group_.addresses()) {
-      if (!group_.running(id)) continue;
-      client::MetaClientOptions o;
-      o.servers = {address};
-      o.timeout = 300ms;
-      client::MetaClient c(o);
-      if (c.GetAttr(1).ok()) return id;
-    }
-    return 0;
-  }
+  uint64_t Leader() const { return testing::MetaLeader(group_); }
 
  private:
   testing::ServerGroup group_;
