@@ -14,6 +14,7 @@
 #include "client/block_cache.h"
 #include "client/chunk_client.h"
 #include "client/meta_pool.h"
+#include "client/watch_client.h"
 #include "common/checksum.h"
 #include "common/logging.h"
 #include "common/thread_pool.h"
@@ -22,8 +23,8 @@ namespace dfs::client {
 namespace {
 
 constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
-constexpr int kChainAttempts = 4;          // a chain of 3 loses at most 2 before it is empty
-constexpr size_t kPiecesInFlight = 4;      // per open file
+constexpr int kChainAttempts = 4;      // a chain of 3 loses at most 2 before it is empty
+constexpr size_t kPiecesInFlight = 4;  // per open file
 
 pb::Timespec Now() {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -42,7 +43,7 @@ struct OpenFile {
   int flags = 0;
   Caller caller;
 
-  std::mutex mu;  // everything below
+  std::mutex mu;              // everything below
   uint64_t size = 0;          // the file size as this handle sees it
   uint64_t data_version = 0;  // at open; the cache key of unchanged data
   bool wrote = false;         // wrote since the last commit: bypass the cache
@@ -62,13 +63,11 @@ struct OpenFile {
 class FileSystemImpl final : public FileSystem {
  public:
   FileSystemImpl(FileSystemOptions options, MetaClientOptions meta_options)
-      : options_(std::move(options)),
-        meta_(meta_options, options_.meta_sessions) {}
+      : options_(std::move(options)), meta_(meta_options, options_.meta_sessions) {}
 
   Status Init();
 
-  Result<pb::InodeAttr> Lookup(const Caller& c, uint64_t parent,
-                               const std::string& name) override {
+  Result<pb::InodeAttr> Lookup(const Caller& c, uint64_t parent, const std::string& name) override {
     return Meta(c)->Lookup(parent, name);
   }
   Result<pb::InodeAttr> GetAttr(const Caller& c, uint64_t inode) override {
@@ -110,8 +109,7 @@ class FileSystemImpl final : public FileSystem {
   Status Access(const Caller& c, uint64_t inode, uint32_t mask) override {
     return Meta(c)->Access(inode, mask);
   }
-  Result<std::string> GetXattr(const Caller& c, uint64_t inode,
-                               const std::string& name) override {
+  Result<std::string> GetXattr(const Caller& c, uint64_t inode, const std::string& name) override {
     return Meta(c)->GetXattr(inode, name);
   }
   Status SetXattr(const Caller& c, uint64_t inode, const std::string& name,
@@ -134,6 +132,14 @@ class FileSystemImpl final : public FileSystem {
   Status Release(uint64_t handle) override;
   Status Allocate(uint64_t handle, uint64_t offset, uint64_t length) override;
 
+  void SetInvalidationHandler(InvalidationHandler handler) override {
+    std::lock_guard lock(watch_mu_);
+    on_invalidate_ = std::move(handler);
+  }
+  ~FileSystemImpl() override {
+    if (watch_) watch_->Stop();
+  }
+
   FileSystemStats stats() const override {
     FileSystemStats s;
     s.chunk_reads = chunk_reads_;
@@ -152,6 +158,9 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
   uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
                      bool* keep_cache);
+  // A change another mount made (watch stream): drop what this mount
+  // caches of it, then tell the kernel through the handler.
+  void Invalidate(const pb::WatchEvent& event);
   // An open handle that wrote past the committed size shows its own size.
   void OverlayOpenSize(pb::InodeAttr* attr);
 
@@ -193,8 +202,11 @@ class FileSystemImpl final : public FileSystem {
   std::unordered_map<uint64_t, uint64_t> seen_version_;  // inode -> data_version last opened
 
   std::atomic<uint64_t> buffered_{0};
-  std::atomic<uint64_t> chunk_reads_{0}, chunk_read_bytes_{0}, chunk_writes_{0},
-      chain_retries_{0}, cache_hits_{0}, cache_misses_{0};
+  std::mutex watch_mu_;
+  InvalidationHandler on_invalidate_;   // guarded by watch_mu_
+  std::unique_ptr<WatchClient> watch_;  // last: stopped before the rest goes
+  std::atomic<uint64_t> chunk_reads_{0}, chunk_read_bytes_{0}, chunk_writes_{0}, chain_retries_{0},
+      cache_hits_{0}, cache_misses_{0};
 };
 
 Status FileSystemImpl::Init() {
@@ -213,7 +225,28 @@ Status FileSystemImpl::Init() {
   co.disk_bytes = options_.cache_size;
   co.cluster_id = cluster_id_;
   ASSIGN_OR_RETURN(cache_, BlockCache::Open(co), "opening the block cache");
+  if (options_.watch) {
+    WatchClientOptions wo;
+    wo.servers = options_.meta;
+    wo.cluster_id = cluster_id_;
+    wo.own_sessions = meta_.session_ids();
+    watch_ = std::make_unique<WatchClient>(
+        wo, [this](const pb::WatchEvent& event) { Invalidate(event); });
+  }
   return Status::Ok();
+}
+
+void FileSystemImpl::Invalidate(const pb::WatchEvent& event) {
+  {
+    std::lock_guard lock(handles_mu_);
+    for (uint64_t inode : event.inodes())
+      seen_version_.erase(inode);  // the next open must not keep the kernel's pages
+    if (event.resync()) seen_version_.clear();
+  }
+  for (uint64_t inode : event.inodes())
+    cache_->Invalidate(inode);
+  std::lock_guard lock(watch_mu_);
+  if (on_invalidate_) on_invalidate_(event);
 }
 
 std::shared_ptr<OpenFile> FileSystemImpl::Handle(uint64_t handle) {
@@ -416,8 +449,8 @@ Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::strin
     if (failed == 0 || s.code() == ErrorCode::INVALID_ARGUMENT) break;
     ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
   }
-  RETURN_IF_ERROR(s, "writing " << data.size() << " bytes at " << offset << " of inode "
-                                << f->inode);
+  RETURN_IF_ERROR(s,
+                  "writing " << data.size() << " bytes at " << offset << " of inode " << f->inode);
   std::lock_guard lock(f->mu);
   f->dirty.insert(index);
   return Status::Ok();
@@ -546,16 +579,15 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
   return out;
 }
 
-Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc,
-                                                      uint64_t offset, uint64_t length) {
+Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
+                                                      uint64_t length) {
   // Replicas in the mount's zone first, then the others in chain order.
   std::vector<const pb::ChunkReplica*> order;
   for (const auto& r : loc.replicas())
     if (r.zone() == options_.zone) order.push_back(&r);
   for (const auto& r : loc.replicas())
     if (r.zone() != options_.zone) order.push_back(&r);
-  Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id()) +
-                                    " has no replicas");
+  Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id()) + " has no replicas");
   for (const pb::ChunkReplica* r : order) {
     chunk_reads_++;
     Result<std::string> got = chunks_->Read(*r, loc.chunk_id(), loc.version(), offset, length);
@@ -569,8 +601,8 @@ Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& l
   return last;
 }
 
-Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offset,
-                                              uint64_t length, bool use_cache) {
+Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offset, uint64_t length,
+                                              bool use_cache) {
   // REQUIRES: [offset, offset + length) inside one chunk and inside the file.
   const uint64_t index = offset / chunk_size_;
   for (int attempt = 0;; attempt++) {
@@ -637,10 +669,10 @@ Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint6
     if (sequential) want_end = std::max(want_end, end + options_.readahead);
     const uint64_t chunk_end = (pos / chunk_size_ + 1) * chunk_size_;
     want_end = std::min({want_end, chunk_end, f->size});
-    uint64_t fetch_end = std::min({(want_end + kBlockSize - 1) / kBlockSize * kBlockSize,
-                                   chunk_end, f->size});
-    ASSIGN_OR_RETURN(std::string got, ReadRange(f.get(), block_start, fetch_end - block_start,
-                                                use_cache));
+    uint64_t fetch_end =
+        std::min({(want_end + kBlockSize - 1) / kBlockSize * kBlockSize, chunk_end, f->size});
+    ASSIGN_OR_RETURN(std::string got,
+                     ReadRange(f.get(), block_start, fetch_end - block_start, use_cache));
     uint64_t n = std::min(end, fetch_end) - pos;
     out.append(got, pos - block_start, n);
     pos += n;

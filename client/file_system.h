@@ -48,21 +48,22 @@ struct FileSystemOptions {
   std::string zone;               // reads prefer replicas in this zone
   std::chrono::milliseconds meta_timeout{60000};
   std::chrono::milliseconds chunk_timeout{10000};  // one chunk server call
-  uint64_t writeback_buffer = 64ull << 20;  // buffered-write bytes, all files together
-  uint64_t write_piece = 4ull << 20;        // bytes per chain write
-  uint64_t readahead = 4ull << 20;          // bytes read ahead of a sequential reader
-  uint64_t ram_cache = 256ull << 20;        // BlockCache RAM tier
-  std::string cache_dir;                    // BlockCache disk tier; empty: none
-  uint64_t cache_size = 1ull << 30;         // BlockCache disk bound
-  int meta_sessions = 8;                    // concurrent metadata calls
+  uint64_t writeback_buffer = 64ull << 20;         // buffered-write bytes, all files together
+  uint64_t write_piece = 4ull << 20;               // bytes per chain write
+  uint64_t readahead = 4ull << 20;                 // bytes read ahead of a sequential reader
+  uint64_t ram_cache = 256ull << 20;               // BlockCache RAM tier
+  std::string cache_dir;                           // BlockCache disk tier; empty: none
+  uint64_t cache_size = 1ull << 30;                // BlockCache disk bound
+  int meta_sessions = 8;                           // concurrent metadata calls
+  bool watch = true;  // keep a watch stream to the leader (push invalidations)
 };
 
 // Counters for tests and /metrics.
 struct FileSystemStats {
-  uint64_t chunk_reads = 0;        // Read RPCs to chunk servers
+  uint64_t chunk_reads = 0;  // Read RPCs to chunk servers
   uint64_t chunk_read_bytes = 0;
-  uint64_t chunk_writes = 0;       // chain writes
-  uint64_t chain_retries = 0;      // chain writes sent again after a replica failed
+  uint64_t chunk_writes = 0;   // chain writes
+  uint64_t chain_retries = 0;  // chain writes sent again after a replica failed
   uint64_t cache_hits = 0, cache_misses = 0;
 };
 
@@ -133,6 +134,14 @@ class FileSystem {
   virtual Status Release(uint64_t handle) = 0;
   // fallocate(2) mode 0: makes the file at least offset + length bytes.
   virtual Status Allocate(uint64_t handle, uint64_t offset, uint64_t length) = 0;
+
+  // What another mount changed, as the meta leader pushes it over the
+  // watch stream (proto/meta.proto WatchEvent; resync = revalidate
+  // everything). The file system has already dropped its own caches for
+  // it; `handler` passes it on (to the kernel). Called on the watch thread,
+  // one event at a time.
+  using InvalidationHandler = std::function<void(const pb::WatchEvent&)>;
+  virtual void SetInvalidationHandler(InvalidationHandler handler) = 0;
 
   virtual FileSystemStats stats() const = 0;
   virtual const std::string& cluster_id() const = 0;

@@ -19,6 +19,13 @@ MetaPool::Lease MetaPool::Acquire(uint32_t uid, uint32_t gid, std::vector<uint32
   return Lease(this, c);
 }
 
+std::vector<uint64_t> MetaPool::session_ids() const {
+  std::vector<uint64_t> ids;
+  for (const auto& c : clients_)
+    ids.push_back(c->session_id());
+  return ids;
+}
+
 void MetaPool::SetClusterId(const std::string& cluster_id) {
   for (auto& c : clients_)
     c->SetClusterId(cluster_id);

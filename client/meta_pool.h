@@ -36,6 +36,9 @@ class MetaPool {
 
   // Waits for a free client and sets the credentials its calls carry.
   Lease Acquire(uint32_t uid, uint32_t gid, std::vector<uint32_t> groups);
+  // The clients' session ids (as they are now; a session renewed after
+  // SESSION_EXPIRED is not in an older list).
+  std::vector<uint64_t> session_ids() const;
   // Sets the cluster id every client's calls carry.
   void SetClusterId(const std::string& cluster_id);
 
@@ -43,7 +46,7 @@ class MetaPool {
   void Return(MetaClient* client);
 
   std::vector<std::unique_ptr<MetaClient>> clients_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable returned_;
   std::vector<MetaClient*> free_;
 };

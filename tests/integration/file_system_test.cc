@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "client/file_system.h"
@@ -225,6 +227,48 @@ TEST_CASE("the meta leader killed during writes: no error reaches the writer") {
   auto reader = c.Mount("z2");
   for (int i = 0; i < done; i++)
     CHECK(Same(ReadFile(*reader, "f" + std::to_string(i)), Pattern(100000, i)));
+}
+
+TEST_CASE("a change on one mount is pushed to another within 200 ms") {
+  Cluster c;
+  auto a = c.Mount("z1");
+  auto b = c.Mount("z2");
+  WriteFile(*a, "page.html", "v1");
+  client::Caller root;
+  auto attr = b->Lookup(root, kRoot, "page.html");
+  REQUIRE(attr.ok());
+  REQUIRE(ReadFile(*b, "page.html") == "v1");
+
+  std::mutex mu;
+  std::set<uint64_t> inodes;
+  std::set<std::string> names;
+  b->SetInvalidationHandler([&](const pb::WatchEvent& e) {
+    std::lock_guard lock(mu);
+    inodes.insert(e.inodes().begin(), e.inodes().end());
+    for (const auto& entry : e.entries())
+      names.insert(entry.name());
+  });
+  auto seen = [&](auto pred) {
+    auto end = std::chrono::steady_clock::now() + 200ms;
+    while (std::chrono::steady_clock::now() < end) {
+      {
+        std::lock_guard lock(mu);
+        if (pred()) return true;
+      }
+      std::this_thread::sleep_for(2ms);
+    }
+    return false;
+  };
+  // Rewrite on a: b hears of the inode, and its next open reads the new data.
+  auto h = a->OpenFile(root, attr->inode(), O_WRONLY | O_TRUNC);
+  REQUIRE(h.ok());
+  REQUIRE(a->Write(h->handle, 0, "v2 is longer").ok());
+  REQUIRE(a->Release(h->handle).ok());
+  CHECK(seen([&] { return inodes.count(attr->inode()) > 0; }));
+  CHECK(ReadFile(*b, "page.html") == "v2 is longer");
+  // A new name on a: b hears of the entry.
+  WriteFile(*a, "new.css", "body{}");
+  CHECK(seen([&] { return names.count("new.css") > 0; }));
 }
 
 }  // namespace
