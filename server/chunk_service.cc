@@ -42,7 +42,7 @@ std::span<const uint64_t> Sums(const google::protobuf::RepeatedField<uint64_t>& 
 template <class Request>
 struct Forward {
   grpc::ClientContext ctx;
-  Request req;
+  const Request* req = nullptr;  // the incoming request, its chain cut by one
   pb::ChainReply reply;
   std::promise<grpc::Status> done;
   void Finish(grpc::Status s) { done.set_value(std::move(s)); }
@@ -83,12 +83,18 @@ void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local
   }
   ChunkLocks::Guard guard(&locks_, req.chunk_id());
   std::unique_ptr<Forward<Request>> next;
+  pb::ChunkReplica peer;
   if (req.chain_size() > 0) {
+    // The request goes on as it came, minus its first hop: cut the chain in
+    // place rather than copy megabytes of data. The handler owns the
+    // request until it returns, and from here on only reads it.
+    peer = req.chain(0);
+    auto& forwarded = const_cast<Request&>(req);
+    forwarded.mutable_chain()->DeleteSubrange(0, 1);
     next = std::make_unique<Forward<Request>>();
-    next->req = req;
-    next->req.mutable_chain()->DeleteSubrange(0, 1);
+    next->req = &req;
     next->ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
-    send(peers_->Get(req.chain(0).address()), next.get());
+    send(peers_->Get(peer.address()), next.get());
   }
   Status mine = local();
   NoteResult(mine);
@@ -105,7 +111,6 @@ void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local
                   reply->mutable_error());
     reply->set_failed_node(self);
   } else if (!sent.ok()) {
-    const pb::ChunkReplica& peer = req.chain(0);
     StatusToProto(Status::Unavailable("replica " + std::to_string(peer.node_id()) + " at " +
                                       peer.address() + ": " + sent.error_message()),
                   reply->mutable_error());
@@ -121,7 +126,7 @@ grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext*, const pb::Creat
   RunChain(
       *req, reply, [&] { return store_->Create(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
-        stub->async()->CreateChunk(&f->ctx, &f->req, &f->reply,
+        stub->async()->CreateChunk(&f->ctx, f->req, &f->reply,
                                    [f](grpc::Status s) { f->Finish(std::move(s)); });
       });
   return grpc::Status::OK;
@@ -137,7 +142,7 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteReques
                              Sums(req->checksums()));
       },
       [](pb::ChunkService::Stub* stub, auto* f) {
-        stub->async()->Write(&f->ctx, &f->req, &f->reply,
+        stub->async()->Write(&f->ctx, f->req, &f->reply,
                              [f](grpc::Status s) { f->Finish(std::move(s)); });
       });
   return grpc::Status::OK;
@@ -149,7 +154,7 @@ grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext*, const pb::SyncRequest*
   RunChain(
       *req, reply, [&] { return store_->Sync(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
-        stub->async()->Sync(&f->ctx, &f->req, &f->reply,
+        stub->async()->Sync(&f->ctx, f->req, &f->reply,
                             [f](grpc::Status s) { f->Finish(std::move(s)); });
       });
   return grpc::Status::OK;
@@ -163,7 +168,7 @@ grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext*,
       *req, reply,
       [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
-        stub->async()->TruncateChunk(&f->ctx, &f->req, &f->reply,
+        stub->async()->TruncateChunk(&f->ctx, f->req, &f->reply,
                                      [f](grpc::Status s) { f->Finish(std::move(s)); });
       });
   return grpc::Status::OK;
