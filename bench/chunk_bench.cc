@@ -28,6 +28,7 @@
 #include "bench/fio_runner.h"
 #include "client/chunk_client.h"
 #include "client/meta_client.h"
+#include "common/malloc_tuning.h"
 #include "tests/support/chunk_servers.h"
 #include "tests/support/server_group.h"
 
@@ -220,6 +221,7 @@ int Run(const Options& opt) {
 }  // namespace dfs::bench
 
 int main(int argc, char** argv) {
+  dfs::KeepLargeBuffersInHeap();
   dfs::bench::Options opt;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];

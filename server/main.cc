@@ -17,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 #include "server/chunk_service.h"
 #include "server/chunk_store.h"
 #include "server/meta_link.h"
@@ -149,5 +150,6 @@ int Main(int argc, char** argv) {
 }  // namespace dfs::server
 
 int main(int argc, char** argv) {
+  dfs::KeepLargeBuffersInHeap();
   return dfs::server::Main(argc, argv);
 }
