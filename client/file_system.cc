@@ -36,12 +36,29 @@ pb::Timespec Now() {
   return t;
 }
 
+// What every open handle of one inode on this mount shares: the size as
+// the mount's writers have made it (appends go there, readers see it), and
+// whether any handle holds writes not yet committed (then the block cache,
+// keyed by the committed data_version, cannot serve the inode).
+struct InodeState {
+  std::mutex append_mu;  // an O_APPEND write picks its offset and grows the size under it
+  std::atomic<uint64_t> size{0};
+  std::atomic<int> writers{0};  // handles with uncommitted writes
+
+  void GrowTo(uint64_t end) {
+    uint64_t cur = size.load();
+    while (cur < end && !size.compare_exchange_weak(cur, end)) {
+    }
+  }
+};
+
 // One open file: what it wrote and has not yet made durable, and what it
 // knows of the file's chunks.
 struct OpenFile {
   uint64_t inode = 0;
   int flags = 0;
   Caller caller;
+  std::shared_ptr<InodeState> shared;
 
   std::mutex mu;              // everything below
   uint64_t size = 0;          // the file size as this handle sees it
@@ -68,7 +85,9 @@ class FileSystemImpl final : public FileSystem {
   Status Init();
 
   Result<pb::InodeAttr> Lookup(const Caller& c, uint64_t parent, const std::string& name) override {
-    return Meta(c)->Lookup(parent, name);
+    ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->Lookup(parent, name));
+    OverlayOpenSize(&attr);
+    return attr;
   }
   Result<pb::InodeAttr> GetAttr(const Caller& c, uint64_t inode) override {
     ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->GetAttr(inode));
@@ -82,6 +101,8 @@ class FileSystemImpl final : public FileSystem {
     return Meta(c)->Create(parent, name, type, mode, exclusive, symlink_target);
   }
   Status Unlink(const Caller& c, uint64_t parent, const std::string& name) override {
+    ASSIGN_OR_RETURN(bool hidden, HideIfOpen(c, parent, name));
+    if (hidden) return Status::Ok();
     return Meta(c)->Unlink(parent, name);
   }
   Status Rmdir(const Caller& c, uint64_t parent, const std::string& name) override {
@@ -89,6 +110,11 @@ class FileSystemImpl final : public FileSystem {
   }
   Status Rename(const Caller& c, uint64_t parent, const std::string& name, uint64_t new_parent,
                 const std::string& new_name, uint32_t flags) override {
+    if (flags == 0) {
+      // Replacing a file this mount has open: keep it, hidden, until closed.
+      ASSIGN_OR_RETURN(bool hidden, HideIfOpen(c, new_parent, new_name));
+      (void)hidden;
+    }
     return Meta(c)->Rename(parent, name, new_parent, new_name, flags);
   }
   Result<pb::InodeAttr> Link(const Caller& c, uint64_t inode, uint64_t new_parent,
@@ -158,6 +184,20 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
   uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
                      bool* keep_cache);
+  // REQUIRES: f->mu held. The handle now holds uncommitted writes.
+  static void MarkWrote(struct OpenFile* f) {
+    if (!f->wrote) f->shared->writers++;
+    f->wrote = true;
+  }
+  // Sends what the other handles of f's inode on this mount have buffered,
+  // so that f reads their bytes (writes are visible to every descriptor
+  // at once, as on a local file system). REQUIRES: f->mu not held.
+  void FlushOtherWriters(struct OpenFile* f);
+  // An entry about to be unlinked or renamed over whose file is open here
+  // is renamed to a hidden name instead (as NFS clients do), and unlinked
+  // when its last handle here closes, so the open descriptors keep
+  // reading and writing it (POSIX). True if it was hidden.
+  Result<bool> HideIfOpen(const Caller& c, uint64_t parent, const std::string& name);
   // A change another mount made (watch stream): drop what this mount
   // caches of it, then tell the kernel through the handler.
   void Invalidate(const pb::WatchEvent& event);
@@ -200,6 +240,13 @@ class FileSystemImpl final : public FileSystem {
   uint64_t next_handle_ = 1;
   std::unordered_map<uint64_t, std::shared_ptr<struct OpenFile>> handles_;
   std::unordered_map<uint64_t, uint64_t> seen_version_;  // inode -> data_version last opened
+  std::unordered_map<uint64_t, std::weak_ptr<InodeState>> inode_states_;  // of open inodes
+  struct Hidden {
+    uint64_t parent;
+    std::string name;
+    Caller caller;
+  };
+  std::unordered_map<uint64_t, Hidden> hidden_;  // inode -> its hidden entry
 
   std::atomic<uint64_t> buffered_{0};
   std::mutex watch_mu_;
@@ -260,6 +307,16 @@ uint64_t FileSystemImpl::AddHandle(std::shared_ptr<struct OpenFile> f, const pb:
   f->size = attr.size();
   f->data_version = attr.data_version();
   std::lock_guard lock(handles_mu_);
+  std::shared_ptr<InodeState>& state = f->shared;
+  state = inode_states_[attr.inode()].lock();
+  if (!state) {
+    state = std::make_shared<InodeState>();
+    state->size = attr.size();
+    inode_states_[attr.inode()] = state;
+  } else if (state->writers == 0) {
+    state->size = attr.size();  // nothing uncommitted here: the committed size is the size
+  }
+  f->size = std::max<uint64_t>(f->size, state->size);
   auto [it, fresh] = seen_version_.try_emplace(attr.inode(), attr.data_version());
   *keep_cache = !fresh && it->second == attr.data_version();
   it->second = attr.data_version();
@@ -270,10 +327,27 @@ uint64_t FileSystemImpl::AddHandle(std::shared_ptr<struct OpenFile> f, const pb:
 
 void FileSystemImpl::OverlayOpenSize(pb::InodeAttr* attr) {
   std::lock_guard lock(handles_mu_);
-  for (auto& [h, f] : handles_) {
-    if (f->inode != attr->inode()) continue;
-    std::lock_guard flock(f->mu);
-    if (f->wrote && f->size > attr->size()) attr->set_size(f->size);
+  // A hidden entry is not a link the application made (HideIfOpen).
+  if (hidden_.count(attr->inode()) && attr->nlink() > 0) attr->set_nlink(attr->nlink() - 1);
+  auto it = inode_states_.find(attr->inode());
+  if (it == inode_states_.end()) return;
+  std::shared_ptr<InodeState> state = it->second.lock();
+  if (state && state->writers > 0 && state->size > attr->size()) attr->set_size(state->size);
+}
+
+void FileSystemImpl::FlushOtherWriters(struct OpenFile* f) {
+  std::vector<std::shared_ptr<struct OpenFile>> others;
+  {
+    std::lock_guard lock(handles_mu_);
+    for (auto& [h, g] : handles_)
+      if (g->inode == f->inode && g.get() != f) others.push_back(g);
+  }
+  for (auto& g : others) {
+    std::unique_lock lock(g->mu);
+    if (g->buffer.empty() && g->in_flight.empty()) continue;
+    SendBuffer(g, lock);
+    // A failure stays with the writer's handle (reported at its close).
+    (void)WaitLanded(g.get(), lock);
   }
 }
 
@@ -335,7 +409,12 @@ Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::st
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
   std::unique_lock lock(f->mu);
   if (!f->deferred.ok()) return f->deferred;
-  if (f->flags & O_APPEND) offset = f->size;
+  if (f->flags & O_APPEND) {
+    // At the end of the file as every handle of this mount made it.
+    std::lock_guard append(f->shared->append_mu);
+    offset = std::max(f->size, f->shared->size.load());
+    f->shared->GrowTo(offset + data.size());
+  }
   if (offset + data.size() > chunk_size_ * (uint64_t{1} << 40)) {
     return Status::FileTooLarge("write past the largest file");
   }
@@ -344,8 +423,9 @@ Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::st
   if (f->buffer.empty()) f->buffer_offset = offset;
   f->buffer.append(data);
   buffered_ += data.size();
-  f->wrote = true;
+  MarkWrote(f.get());
   f->size = std::max(f->size, offset + data.size());
+  f->shared->GrowTo(f->size);
   if (f->buffer.size() >= options_.write_piece || buffered_ > options_.writeback_buffer) {
     SendBuffer(f, lock);
   }
@@ -479,7 +559,9 @@ Status FileSystemImpl::SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
   ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(f->caller)->CommitWrite(f->inode, f->size, Now()),
                    "committing inode " << f->inode);
   f->wrote = false;
+  f->shared->writers--;
   f->size = attr.size();
+  f->shared->GrowTo(attr.size());
   f->data_version = attr.data_version();
   std::lock_guard handles(handles_mu_);
   seen_version_[f->inode] = attr.data_version();
@@ -503,9 +585,46 @@ Status FileSystemImpl::Release(uint64_t handle) {
     // A failed send leaves nothing buffered or in flight either way.
     f->landed.wait(lock, [&] { return f->in_flight.empty(); });
   }
-  std::lock_guard lock(handles_mu_);
-  handles_.erase(handle);
+  std::optional<Hidden> gone;
+  {
+    std::lock_guard lock(handles_mu_);
+    handles_.erase(handle);
+    bool last = true;
+    for (auto& [h, g] : handles_)
+      if (g->inode == f->inode) last = false;
+    auto it = hidden_.find(f->inode);
+    if (last && it != hidden_.end()) {
+      gone = it->second;
+      hidden_.erase(it);
+    }
+  }
+  if (gone) {
+    Status u = Meta(gone->caller)->Unlink(gone->parent, gone->name);
+    if (!u.ok()) DFS_LOG(WARN) << "removing hidden " << gone->name << ": " << u;
+  }
   return s;
+}
+
+Result<bool> FileSystemImpl::HideIfOpen(const Caller& c, uint64_t parent, const std::string& name) {
+  {
+    std::lock_guard lock(handles_mu_);
+    if (handles_.empty()) return false;
+  }
+  Result<pb::InodeAttr> attr = Meta(c)->Lookup(parent, name);
+  if (!attr.ok() || attr->type() != pb::FILE_TYPE_REGULAR) return false;  // the call will tell
+  std::string hidden_name;
+  {
+    std::lock_guard lock(handles_mu_);
+    bool open = false;
+    for (auto& [h, g] : handles_)
+      if (g->inode == attr->inode()) open = true;
+    if (!open || hidden_.count(attr->inode())) return false;
+    hidden_name = ".dfs-open-" + std::to_string(attr->inode()) + "-" + std::to_string(next_handle_);
+  }
+  RETURN_IF_ERROR(Meta(c)->Rename(parent, name, parent, hidden_name, /*RENAME_NOREPLACE=*/1));
+  std::lock_guard lock(handles_mu_);
+  hidden_[attr->inode()] = Hidden{parent, hidden_name, c};
+  return true;
 }
 
 Status FileSystemImpl::Allocate(uint64_t handle, uint64_t offset, uint64_t length) {
@@ -515,7 +634,8 @@ Status FileSystemImpl::Allocate(uint64_t handle, uint64_t offset, uint64_t lengt
   // Space is not reserved (chunk servers allocate on write); the size grows.
   if (offset + length <= f->size) return Status::Ok();
   f->size = offset + length;
-  f->wrote = true;
+  f->shared->GrowTo(f->size);
+  MarkWrote(f.get());
   return Status::Ok();
 }
 
@@ -551,6 +671,7 @@ Result<pb::InodeAttr> FileSystemImpl::SetAttr(const Caller& c, pb::SetAttrReques
     for (auto& f : open) {
       std::lock_guard lock(f->mu);
       f->size = attr.size();
+      f->shared->size = attr.size();
       f->chunks.clear();
       f->created.clear();
       f->data_version = attr.data_version();
@@ -631,16 +752,19 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
 Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  if (f->shared->writers > 0) FlushOtherWriters(f.get());
   std::unique_lock lock(f->mu);
   if (!f->buffer.empty() || !f->in_flight.empty()) {
     // The handle reads its own writes: they must be on the replicas first.
     SendBuffer(f, lock);
     RETURN_IF_ERROR(WaitLanded(f.get(), lock));
   }
+  // Writes of other handles here count (they were sent just above).
+  f->size = std::max(f->size, f->shared->size.load());
   if (offset >= f->size) return std::string();
   const uint64_t end = std::min(f->size, offset + size);
-  // Uncommitted data of this handle is not what data_version names.
-  const bool use_cache = !f->wrote;
+  // Uncommitted data of this mount is not what data_version names.
+  const bool use_cache = f->shared->writers == 0;
   const bool sequential = offset == f->last_read_end && offset != 0;
   f->last_read_end = end;
 
