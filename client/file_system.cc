@@ -415,7 +415,10 @@ Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::st
     offset = std::max(f->size, f->shared->size.load());
     f->shared->GrowTo(offset + data.size());
   }
-  if (offset + data.size() > chunk_size_ * (uint64_t{1} << 40)) {
+  // The meta service's bound (meta/ops/validate.h); checked here without
+  // overflow so a wrapped offset never reaches a chunk server.
+  constexpr uint64_t kMaxFileSize = uint64_t{1} << 62;
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset) {
     return Status::FileTooLarge("write past the largest file");
   }
   const bool contiguous = !f->buffer.empty() && offset == f->buffer_offset + f->buffer.size();

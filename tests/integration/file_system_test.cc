@@ -32,8 +32,8 @@ constexpr uint64_t kChunk = 4 << 20;
 
 class Cluster {
  public:
-  Cluster()
-      : meta_("dfs-meta", 3, {"--chunk-size", "4MiB", "--node-dead-after", "3s"}),
+  explicit Cluster(const std::string& chunk_size = "4MiB")
+      : meta_("dfs-meta", 3, {"--chunk-size", chunk_size, "--node-dead-after", "3s"}),
         chunks_(meta_.dir() + "/chunk", 3, meta_.AddressList(), {"--scrub-rate", "0"}) {
     for (int i = 1; i <= 3; i++)
       REQUIRE(chunks_.WaitRegistered(i));
@@ -269,6 +269,14 @@ TEST_CASE("a change on one mount is pushed to another within 200 ms") {
   // A new name on a: b hears of the entry.
   WriteFile(*a, "new.css", "body{}");
   CHECK(seen([&] { return names.count("new.css") > 0; }));
+}
+
+TEST_CASE("the default 64 MiB chunk size: writes and reads work") {
+  Cluster c("64MiB");
+  auto fs = c.Mount();
+  const std::string data = Pattern(3 << 20, 5);
+  WriteFile(*fs, "default.bin", data);
+  CHECK(Same(ReadFile(*c.Mount("z2"), "default.bin"), data));
 }
 
 }  // namespace
