@@ -92,7 +92,6 @@ int Serve(const MountOptions& o, int ready_fd) {
   fuse_session* se = fuse_session_new(&fargs, FuseMount::Ops(), sizeof(fuse_lowlevel_ops), &mount);
   fuse_opt_free_args(&fargs);
   if (se == nullptr) return Fail("cannot create the FUSE session (see above)");
-  mount.SetSession(se);
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_session_destroy(se);
     return Fail("cannot install signal handlers");
@@ -102,6 +101,7 @@ int Serve(const MountOptions& o, int ready_fd) {
     fuse_session_destroy(se);
     return Fail("cannot mount on " + o.mountpoint + " (see above)");
   }
+  mount.SetSession(se);
   DFS_LOG(INFO) << "mounted cluster " << (*fs)->cluster_id() << " on " << o.mountpoint;
   if (chdir("/") != 0) DFS_LOG(WARN) << "chdir /: " << std::strerror(errno);
   if (ready_fd >= 0) Detach(ready_fd);

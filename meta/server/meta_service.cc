@@ -200,6 +200,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* c
                                                   const pb::StatFsRequest* req,
                                                   pb::StatFsReply* reply) {
   return Read(ctx, req->header(), reply, ReadCost::kScan, [this](pb::StatFsReply* r) -> Status {
+    // Capacity is the leader's soft state (heartbeats): a follower has none.
+    raft::RaftNodeStatus st = node_->GetStatus();
+    if (st.role != raft::StateRole::kLeader) return Status::NotLeader(st.leader_address);
     uint64_t capacity = 0, free = 0;
     registry_->Totals(&capacity, &free);
     r->set_total_bytes(capacity);
