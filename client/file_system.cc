@@ -184,6 +184,8 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
   uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
                      bool* keep_cache);
+  // A handle on the file `attr` describes, opened with `flags` by `c`.
+  OpenResult NewHandle(const Caller& c, const pb::InodeAttr& attr, int flags);
   // REQUIRES: f->mu held. The handle now holds uncommitted writes.
   static void MarkWrote(struct OpenFile* f) {
     if (!f->wrote) f->shared->writers++;
@@ -371,14 +373,7 @@ Result<FileSystem::OpenResult> FileSystemImpl::OpenFile(const Caller& c, uint64_
     req.set_size(0);
     ASSIGN_OR_RETURN(attr, SetAttr(c, req));
   }
-  auto f = std::make_shared<struct OpenFile>();
-  f->inode = inode;
-  f->flags = flags;
-  f->caller = c;
-  OpenResult out;
-  out.attr = attr;
-  out.handle = AddHandle(std::move(f), attr, &out.keep_cache);
-  return out;
+  return NewHandle(c, attr, flags);
 }
 
 Result<FileSystem::OpenResult> FileSystemImpl::CreateFile(const Caller& c, uint64_t parent,
@@ -391,6 +386,11 @@ Result<FileSystem::OpenResult> FileSystemImpl::CreateFile(const Caller& c, uint6
     return OpenFile(c, attr.inode(), flags);
   }
   // The creator may write whatever the new mode says (open(2) semantics).
+  return NewHandle(c, attr, flags);
+}
+
+FileSystem::OpenResult FileSystemImpl::NewHandle(const Caller& c, const pb::InodeAttr& attr,
+                                                 int flags) {
   auto f = std::make_shared<struct OpenFile>();
   f->inode = attr.inode();
   f->flags = flags;

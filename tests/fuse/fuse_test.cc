@@ -35,11 +35,14 @@
 
 #include "client/file_system.h"
 #include "common/checksum.h"
+#include "tests/support/bytes.h"
 #include "tests/support/mounted_cluster.h"
 #include "tests/support/process.h"
 
 namespace dfs {
 namespace {
+
+using testing::FirstDifference;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -145,16 +148,6 @@ struct stat LStat(const std::string& path) {
   struct stat st {};
   REQUIRE(lstat(path.c_str(), &st) == 0);
   return st;
-}
-
-// Where two byte strings first differ ("" when equal), not the bytes.
-std::string FirstDifference(const std::string& got, const std::string& want) {
-  if (got == want) return "";
-  size_t i = 0;
-  while (i < got.size() && i < want.size() && got[i] == want[i])
-    i++;
-  return "first difference at byte " + std::to_string(i) + " of " + std::to_string(got.size()) +
-         " (want " + std::to_string(want.size()) + ")";
 }
 
 // Runs `body` in a child process as uid/gid 65534 with no supplementary

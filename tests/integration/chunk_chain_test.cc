@@ -21,11 +21,14 @@
 #include "client/meta_client.h"
 #include "common/checksum.h"
 #include "proto/chunk.grpc.pb.h"
+#include "tests/support/bytes.h"
 #include "tests/support/chunk_servers.h"
 #include "tests/support/server_group.h"
 
 namespace dfs {
 namespace {
+
+using testing::FirstDifference;
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -94,17 +97,6 @@ std::string Pattern(size_t n, uint64_t seed) {
 void Put(std::string* model, uint64_t offset, const std::string& data) {
   if (model->size() < offset + data.size()) model->resize(offset + data.size(), '\0');
   model->replace(offset, data.size(), data);
-}
-
-// Where two byte strings first differ ("" when equal): a message, never the
-// megabytes themselves.
-std::string FirstDifference(const std::string& got, const std::string& want) {
-  if (got == want) return "";
-  size_t i = 0;
-  while (i < got.size() && i < want.size() && got[i] == want[i])
-    i++;
-  return "first difference at byte " + std::to_string(i) + " of " + std::to_string(got.size()) +
-         " (want " + std::to_string(want.size()) + ")";
 }
 
 // Every replica of `chunk` holds exactly `model` (and zeros after it).
