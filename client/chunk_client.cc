@@ -86,8 +86,8 @@ Status ChunkClient::SetVersion(const pb::ChunkReplica& replica, uint64_t chunk_i
   ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
   pb::Error reply;
   grpc::Status rpc = stubs_.Get(replica.address())->SetVersion(&ctx, req, &reply);
-  const std::string who = "replica " + std::to_string(replica.node_id()) + " at " +
-                          replica.address();
+  const std::string who =
+      "replica " + std::to_string(replica.node_id()) + " at " + replica.address();
   if (!rpc.ok()) return Status::Unavailable(who + ": " + rpc.error_message());
   return StatusFromProto(reply).WithContext(who);
 }
@@ -104,8 +104,8 @@ Result<std::string> ChunkClient::Read(const pb::ChunkReplica& replica, uint64_t 
   ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
   pb::ReadReply reply;
   grpc::Status rpc = stubs_.Get(replica.address())->Read(&ctx, req, &reply);
-  const std::string who = "replica " + std::to_string(replica.node_id()) + " at " +
-                          replica.address();
+  const std::string who =
+      "replica " + std::to_string(replica.node_id()) + " at " + replica.address();
   if (!rpc.ok()) return Status::Unavailable(who + ": " + rpc.error_message());
   RETURN_IF_ERROR(StatusFromProto(reply.error()), who);
   if (reply.data().size() != length) {

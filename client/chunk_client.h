@@ -36,8 +36,7 @@ class ChunkClient {
   Status Write(const pb::ChunkLocation& chunk, uint64_t offset, std::string_view data,
                uint64_t* failed_node = nullptr);
   Status Sync(const pb::ChunkLocation& chunk, uint64_t* failed_node = nullptr);
-  Status Truncate(const pb::ChunkLocation& chunk, uint64_t length,
-                  uint64_t* failed_node = nullptr);
+  Status Truncate(const pb::ChunkLocation& chunk, uint64_t length, uint64_t* failed_node = nullptr);
 
   // Moves one replica from old_version to new_version (after the meta
   // leader dropped a failed replica from the chain and bumped the version).

@@ -11,7 +11,7 @@ namespace dfs {
 
 // Call once at the start of main(), before threads start.
 inline void KeepLargeBuffersInHeap() {
-  mallopt(M_MMAP_THRESHOLD, 64 << 20);  // heap, not mmap, below 64 MiB
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);   // heap, not mmap, below 64 MiB
   mallopt(M_TRIM_THRESHOLD, 256 << 20);  // keep up to 256 MiB of free heap
 }
 

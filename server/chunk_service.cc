@@ -75,8 +75,7 @@ void ChunkServiceImpl::NoteResult(const Status& s) {
 }
 
 template <class Request, class Local, class Send>
-void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local local,
-                                Send send) {
+void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local local, Send send) {
   if (Status s = CheckHeader(req.header()); !s.ok()) {
     StatusToProto(s, reply->mutable_error());
     return;
@@ -106,9 +105,9 @@ void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local
     self = node_id_;
   }
   if (!mine.ok()) {
-    StatusToProto(mine.WithContext("replica " + std::to_string(self) + " of chunk " +
-                                   Hex(req.chunk_id())),
-                  reply->mutable_error());
+    StatusToProto(
+        mine.WithContext("replica " + std::to_string(self) + " of chunk " + Hex(req.chunk_id())),
+        reply->mutable_error());
     reply->set_failed_node(self);
   } else if (!sent.ok()) {
     StatusToProto(Status::Unavailable("replica " + std::to_string(peer.node_id()) + " at " +
@@ -165,8 +164,7 @@ grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext*,
                                              pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      *req, reply,
-      [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
+      *req, reply, [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->TruncateChunk(&f->ctx, f->req, &f->reply,
                                      [f](grpc::Status s) { f->Finish(std::move(s)); });
@@ -236,8 +234,8 @@ grpc::Status ChunkServiceImpl::Replicate(grpc::ServerContext*, const pb::Replica
 
 Result<uint64_t> ChunkServiceImpl::CopyFrom(const pb::ReplicateRequest& req) {
   const uint64_t id = req.chunk_id(), version = req.version();
-  const std::string source = "replica " + std::to_string(req.source().node_id()) + " at " +
-                             req.source().address();
+  const std::string source =
+      "replica " + std::to_string(req.source().node_id()) + " at " + req.source().address();
   RETURN_IF_ERROR(store_->BeginCopy(id, version), "copying chunk " << Hex(id));
   pb::ChunkService::Stub* stub = peers_->Get(req.source().address());
   uint64_t offset = 0, length = 0, copied = 0;

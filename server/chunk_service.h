@@ -14,10 +14,10 @@
 #include <mutex>
 #include <string>
 
+#include "client/chunk_stub_pool.h"
 #include "proto/chunk.grpc.pb.h"
 #include "server/chunk_locks.h"
 #include "server/chunk_store.h"
-#include "client/chunk_stub_pool.h"
 
 namespace dfs::server {
 

@@ -90,9 +90,9 @@ class FileHandle {
 };
 
 enum class FileMode {
-  kRead,       // a missing file gives a handle that does not exist
-  kReadWrite,  // likewise
-  kCreate,     // read-write, made if missing
+  kRead,          // a missing file gives a handle that does not exist
+  kReadWrite,     // likewise
+  kCreate,        // read-write, made if missing
   kCreateDirect,  // kCreate with O_DIRECT: writes skip the page cache
 };
 
@@ -760,8 +760,7 @@ Status ChunkStoreImpl::WriteBlocks(Replica& r, uint32_t first, std::span<const u
     at += piece.size();
   }
   const std::span<const uint8_t> whole(aligned.data, bytes);
-  RETURN_IF_ERROR(RingWrite(file.get(), std::span(&whole, 1), offset),
-                  "writing " << DataFile(r));
+  RETURN_IF_ERROR(RingWrite(file.get(), std::span(&whole, 1), offset), "writing " << DataFile(r));
   if (Crash(CrashPoint::kAfterData)) return SimulatedCrash();
 
   // 3. Commit: the new checksums become current, the intents go.

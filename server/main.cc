@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "client/chunk_stub_pool.h"
 #include "common/config.h"
 #include "common/logging.h"
 #include "common/malloc_tuning.h"
@@ -22,7 +23,6 @@
 #include "server/chunk_store.h"
 #include "server/meta_link.h"
 #include "server/node_identity.h"
-#include "client/chunk_stub_pool.h"
 #include "server/scrubber.h"
 
 namespace dfs::server {
@@ -133,12 +133,12 @@ int Main(int argc, char** argv) {
   if (!server || port == 0) return Fail(Status::Unavailable("cannot listen on " + cfg.listen));
 
   link.Start(store->get(), [&service] { return service.load(); });
-  Scrubber scrubber(ScrubberOptions{cfg.scrub_rate.value, [&link] { link.Wake(); }},
-                    store->get());
+  Scrubber scrubber(ScrubberOptions{cfg.scrub_rate.value, [&link] { link.Wake(); }}, store->get());
   scrubber.Start();
   DFS_LOG(INFO) << "dfs-chunkserver serving on " << cfg.listen;
 
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  while (!g_stop)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   DFS_LOG(INFO) << "dfs-chunkserver shutting down";
   scrubber.Stop();
   link.Stop();

@@ -28,7 +28,9 @@ pb::ChunkReport Report(const ReplicaInfo& info) {
 MetaLink::MetaLink(MetaLinkOptions options)
     : options_(std::move(options)), meta_(ClientOptions(options_)) {}
 
-MetaLink::~MetaLink() { Stop(); }
+MetaLink::~MetaLink() {
+  Stop();
+}
 
 Result<NodeIdentity> MetaLink::Register(const NodeIdentity& identity, uint64_t capacity,
                                         uint64_t free, const std::atomic<bool>& stop) {
@@ -50,11 +52,10 @@ Result<NodeIdentity> MetaLink::Register(const NodeIdentity& identity, uint64_t c
     if (identity.registered() &&
         (got.cluster_id != identity.cluster_id || got.node_id != identity.node_id ||
          got.chunk_size != identity.chunk_size)) {
-      return Status::ClusterMismatch("the meta leader answered as node " +
-                                     std::to_string(got.node_id) + " of cluster " +
-                                     got.cluster_id + "; the data directories hold node " +
-                                     std::to_string(identity.node_id) + " of cluster " +
-                                     identity.cluster_id);
+      return Status::ClusterMismatch(
+          "the meta leader answered as node " + std::to_string(got.node_id) + " of cluster " +
+          got.cluster_id + "; the data directories hold node " + std::to_string(identity.node_id) +
+          " of cluster " + identity.cluster_id);
     }
     identity_ = got;
     meta_.SetClusterId(got.cluster_id);

@@ -8,7 +8,9 @@ namespace dfs::server {
 Scrubber::Scrubber(ScrubberOptions options, ChunkStore* store)
     : options_(std::move(options)), store_(store) {}
 
-Scrubber::~Scrubber() { Stop(); }
+Scrubber::~Scrubber() {
+  Stop();
+}
 
 void Scrubber::Start() {
   if (options_.bytes_per_second == 0) return;

@@ -5,8 +5,8 @@
 // after kill -9 in the middle of a stream of writes no replica serves a
 // wrong byte.
 #define CATCH_CONFIG_MAIN
-#include <catch2/catch.hpp>
 #include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -237,8 +237,8 @@ TEST_CASE("a chain of three replicas holds identical data; bad requests change n
 
   SECTION("a flipped bit on disk is reported, never served") {
     const pb::ChunkReplica& victim = chunk.replicas(0);
-    std::string file = FindReplicaFile(c.chunks().data_dir(c.Index(victim.node_id())),
-                                       chunk.chunk_id());
+    std::string file =
+        FindReplicaFile(c.chunks().data_dir(c.Index(victim.node_id())), chunk.chunk_id());
     REQUIRE(!file.empty());
     {
       std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
@@ -275,9 +275,8 @@ TEST_CASE("a chain of three replicas holds identical data; bad requests change n
     pb::ReplicateReply reply;
     REQUIRE(stub->Replicate(&ctx2, rep, &reply).ok());
     CHECK(reply.error().code() == static_cast<uint32_t>(ErrorCode::CORRUPT));
-    CHECK(cc.Read(chunk.replicas(2), chunk.chunk_id(), chunk.version(), 0, 4096)
-              .status()
-              .code() == ErrorCode::NOT_FOUND);
+    CHECK(cc.Read(chunk.replicas(2), chunk.chunk_id(), chunk.version(), 0, 4096).status().code() ==
+          ErrorCode::NOT_FOUND);
   }
 }
 

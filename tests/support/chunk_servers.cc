@@ -49,9 +49,13 @@ ChunkServers::ChunkServers(std::string dir, int n, std::vector<std::string> meta
     Start(i);
 }
 
-ChunkServers::~ChunkServers() { procs_.clear(); }
+ChunkServers::~ChunkServers() {
+  procs_.clear();
+}
 
-std::string ChunkServers::data_dir(int i) const { return dir_ + "/chunk" + std::to_string(i); }
+std::string ChunkServers::data_dir(int i) const {
+  return dir_ + "/chunk" + std::to_string(i);
+}
 
 bool ChunkServers::Start(int i) {
   auto& p = procs_[i];
