@@ -23,6 +23,7 @@ FioResult RunFio(const FioJob& job) {
       << " --iodepth=" << job.iodepth << " --direct=" << (job.direct ? 1 : 0)
       << " --output-format=json";
   if (job.end_fsync) cmd << " --end_fsync=1";
+  if (!job.invalidate) cmd << " --invalidate=0";
   if (job.runtime_seconds > 0) cmd << " --time_based --runtime=" << job.runtime_seconds;
   cmd << " 2>/dev/null";
   FioResult r;

@@ -22,6 +22,9 @@ struct FioJob {
   bool end_fsync = false;   // writes: count the final fsync in the time
   int runtime_seconds = 0;  // > 0: time based
   std::string engine = "psync";
+  // fio drops the file's cached pages before the job unless told not to;
+  // a "warm" run keeps them (the kernel page cache is part of the cache).
+  bool invalidate = true;
 };
 
 // Drops clean page cache pages (root only); false if it could not.
