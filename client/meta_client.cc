@@ -5,19 +5,14 @@
 #include <random>
 #include <thread>
 
+#include "proto/channel_args.h"
+
 namespace dfs::client {
 
 MetaClient::MetaClient(MetaClientOptions options) : options_(std::move(options)) {
-  grpc::ChannelArguments args;
-  // Servers restart under us: reconnect fast rather than with gRPC's
-  // default backoff, which grows to two minutes.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  // A chunk server's full replica report (about 40 bytes a replica) and a
-  // large directory page must fit; the server accepts 64 MiB (transport.cc).
-  args.SetMaxSendMessageSize(64 << 20);
-  args.SetMaxReceiveMessageSize(64 << 20);
+  // Chunk servers' full replica reports and large directory pages need
+  // the 64 MiB messages.
+  grpc::ChannelArguments args = MetaChannelArgs(/*keepalive=*/false);
   for (const std::string& address : options_.servers) {
     channels_.push_back(
         grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));

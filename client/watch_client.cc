@@ -7,6 +7,7 @@
 
 #include "common/logging.h"
 #include "common/status.h"
+#include "proto/channel_args.h"
 
 namespace dfs::client {
 
@@ -16,15 +17,8 @@ namespace {
 // pings within about two seconds; the servers accept pings that often
 // (ConfigureRaftServer).
 grpc::ChannelArguments WatchChannelArgs() {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  args.SetMaxReceiveMessageSize(64 << 20);
+  grpc::ChannelArguments args = MetaChannelArgs(/*keepalive=*/true);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);  // an idle stream keeps pinging
   return args;
 }
 

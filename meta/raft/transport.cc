@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "proto/channel_args.h"
 #include "proto/raft.grpc.pb.h"
 
 namespace dfs::raft {
@@ -213,17 +214,7 @@ class RaftTransport::Peer {
     std::lock_guard lock(mu_);
     if (address == address_) return;
     address_ = std::move(address);
-    grpc::ChannelArguments args;
-    args.SetMaxSendMessageSize(64 << 20);
-    args.SetMaxReceiveMessageSize(64 << 20);
-    // Reconnect quickly after a peer restarts: failover is measured in
-    // hundreds of milliseconds.
-    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 1000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    grpc::ChannelArguments args = MetaChannelArgs(/*keepalive=*/true);
     channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
     stub_ = pb::RaftService::NewStub(channel_);
     if (context_) context_->TryCancel();  // reconnect to the new address

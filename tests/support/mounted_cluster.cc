@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/process.h"
+
 namespace dfs::testing {
 
 namespace fs = std::filesystem;
@@ -87,24 +89,9 @@ Mount::~Mount() {
 }
 
 bool Mount::Start(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
-  std::vector<char*> args;
-  for (const std::string& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = fork();
+  // A test that dies takes its mounts along, cleanly: SIGTERM unmounts.
+  pid_t pid = Spawn(argv, log_, SIGTERM);
   if (pid < 0) return false;
-  if (pid == 0) {
-    int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    // A test that dies takes its mounts along, cleanly: SIGTERM unmounts.
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    execv(args[0], args.data());
-    _exit(127);
-  }
   pid_ = pid;
   const auto end = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < end) {

@@ -52,25 +52,28 @@ Process::~Process() {
   if (pid_ > 0) Kill();
 }
 
-bool Process::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path, int death_signal) {
   std::vector<char*> args;
   for (const std::string& a : argv)
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = fork();
-  if (pid < 0) return false;
-  if (pid == 0) {
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    // Dies with the test, even when the test itself is killed.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    execv(args[0], args.data());
-    _exit(127);
+  if (pid != 0) return pid;
+  int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    close(fd);
   }
+  prctl(PR_SET_PDEATHSIG, death_signal);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
+bool Process::Start(const std::vector<std::string>& argv, const std::string& log_path) {
+  // Dies with the test, even when the test itself is killed.
+  pid_t pid = Spawn(argv, log_path, SIGKILL);
+  if (pid < 0) return false;
   pid_ = pid;
   return true;
 }

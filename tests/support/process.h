@@ -16,6 +16,11 @@ int FreePort();
 // the running test binary.
 std::string BinDir();
 
+// Forks and execs `argv` (argv[0] a path) with stdout and stderr appended
+// to `log_path`; the child gets `death_signal` when the test process dies.
+// Returns the child's pid, or -1 if fork failed (exec failures exit 127).
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path, int death_signal);
+
 class Process {
  public:
   Process() = default;
