@@ -24,6 +24,7 @@ namespace {
 
 constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
 constexpr int kChainAttempts = 4;      // a chain of 3 loses at most 2 before it is empty
+constexpr int kStaleAttempts = 30;     // about 10 s of waiting for a chain to settle
 constexpr size_t kPiecesInFlight = 4;  // per open file
 
 pb::Timespec Now() {
@@ -216,11 +217,23 @@ class FileSystemImpl final : public FileSystem {
   Status SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data);
   Status SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
                        std::unique_lock<std::mutex>& lock);
-  Result<pb::ChunkLocation> WriteChunk(struct OpenFile* f, uint64_t index);
+  // The chunk at `index` ready for writing: allocated, created on its chain.
+  // REQUIRES: `lock` holds f->mu.
+  Result<pb::ChunkLocation> WriteChunk(struct OpenFile* f, uint64_t index,
+                                       std::unique_lock<std::mutex>& lock);
   // Drops `failed` from the chunk's chain through the meta leader and moves
   // the survivors to the new version. Returns the new location.
   Result<pb::ChunkLocation> ReplaceChain(struct OpenFile* f, const pb::ChunkLocation& old,
                                          uint64_t failed);
+  // Runs op(location, &failed_node) on chunk `index` of `f` until it
+  // succeeds. STALE_VERSION (repair or another writer moved the chunk on)
+  // takes the current chain from the meta leader, after a short wait when
+  // it has not moved yet (its head is still switching versions); a failed
+  // replica is dropped (ReplaceChain). REQUIRES: `lock` holds f->mu; it is
+  // released while `op` runs if `unlock_for_op`.
+  template <class Op>
+  Status OnChain(struct OpenFile* f, uint64_t index, pb::ChunkLocation* loc,
+                 std::unique_lock<std::mutex>& lock, bool unlock_for_op, Op op);
 
   // Read path.
   Result<std::string> ReadRange(struct OpenFile* f, uint64_t offset, uint64_t length,
@@ -473,17 +486,16 @@ Status FileSystemImpl::WaitLanded(struct OpenFile* f, std::unique_lock<std::mute
   return f->deferred;
 }
 
-Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_t index) {
+Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_t index,
+                                                     std::unique_lock<std::mutex>& lock) {
   if (f->created.count(index)) return f->chunks.at(index);
   ASSIGN_OR_RETURN(pb::ChunkLocation loc, Meta(f->caller)->AllocateChunk(f->inode, index));
   // New or not, make sure every replica of the chain has it (idempotent).
-  uint64_t failed = 0;
-  Status s = chunks_->Create(loc, &failed);
-  for (int attempt = 0; !s.ok() && failed != 0 && attempt < kChainAttempts; attempt++) {
-    ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
-    s = chunks_->Create(loc, &failed);
-  }
-  RETURN_IF_ERROR(s, "creating chunk " << index << " of inode " << f->inode);
+  RETURN_IF_ERROR(OnChain(f, index, &loc, lock, /*unlock_for_op=*/false,
+                          [&](const pb::ChunkLocation& at, uint64_t* failed) {
+                            return chunks_->Create(at, failed);
+                          }),
+                  "creating chunk " << index << " of inode " << f->inode);
   f->chunks[index] = loc;
   f->created.insert(index);
   return loc;
@@ -511,32 +523,43 @@ Result<pb::ChunkLocation> FileSystemImpl::ReplaceChain(struct OpenFile* f,
 
 Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data) {
   const uint64_t index = offset / chunk_size_;
-  pb::ChunkLocation loc;
-  {
-    std::lock_guard lock(f->mu);
-    ASSIGN_OR_RETURN(loc, WriteChunk(f, index));
-  }
-  uint64_t failed = 0;
-  Status s;
-  for (int attempt = 0; attempt < kChainAttempts; attempt++) {
-    chunk_writes_++;
-    s = chunks_->Write(loc, offset % chunk_size_, data, &failed);
-    if (s.ok()) break;
-    std::lock_guard lock(f->mu);
-    if (s.code() == ErrorCode::STALE_VERSION && failed != 0) {
-      // Someone else changed the chain: take the current one.
-      ASSIGN_OR_RETURN(loc, Meta(f->caller)->AllocateChunk(f->inode, index));
-      f->chunks[index] = loc;
-      continue;
-    }
-    if (failed == 0 || s.code() == ErrorCode::INVALID_ARGUMENT) break;
-    ASSIGN_OR_RETURN(loc, ReplaceChain(f, loc, failed));
-  }
-  RETURN_IF_ERROR(s,
+  std::unique_lock lock(f->mu);
+  ASSIGN_OR_RETURN(pb::ChunkLocation loc, WriteChunk(f, index, lock));
+  RETURN_IF_ERROR(OnChain(f, index, &loc, lock, /*unlock_for_op=*/true,
+                          [&](const pb::ChunkLocation& at, uint64_t* failed) {
+                            chunk_writes_++;
+                            return chunks_->Write(at, offset % chunk_size_, data, failed);
+                          }),
                   "writing " << data.size() << " bytes at " << offset << " of inode " << f->inode);
-  std::lock_guard lock(f->mu);
   f->dirty.insert(index);
   return Status::Ok();
+}
+
+template <class Op>
+Status FileSystemImpl::OnChain(struct OpenFile* f, uint64_t index, pb::ChunkLocation* loc,
+                               std::unique_lock<std::mutex>& lock, bool unlock_for_op, Op op) {
+  int failures = 0, stale = 0;
+  while (true) {
+    uint64_t failed = 0;
+    if (unlock_for_op) lock.unlock();
+    Status s = op(*loc, &failed);
+    if (unlock_for_op) lock.lock();
+    if (s.ok()) return s;
+    if (s.code() == ErrorCode::STALE_VERSION && stale < kStaleAttempts) {
+      const uint64_t before = loc->version();
+      ASSIGN_OR_RETURN(*loc, Meta(f->caller)->AllocateChunk(f->inode, index));
+      f->chunks[index] = *loc;
+      if (loc->version() == before) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20 << stale, 500)));
+      }
+      stale++;
+      continue;
+    }
+    if (failed == 0 || s.code() == ErrorCode::INVALID_ARGUMENT || ++failures > kChainAttempts) {
+      return s;
+    }
+    ASSIGN_OR_RETURN(*loc, ReplaceChain(f, *loc, failed));
+  }
 }
 
 Status FileSystemImpl::SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
@@ -548,14 +571,11 @@ Status FileSystemImpl::SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
   }
   for (uint64_t index : f->dirty) {
     pb::ChunkLocation loc = f->chunks.at(index);
-    uint64_t failed = 0;
-    Status s;
-    for (int attempt = 0; attempt < kChainAttempts; attempt++) {
-      s = chunks_->Sync(loc, &failed);
-      if (s.ok() || failed == 0) break;
-      ASSIGN_OR_RETURN(loc, ReplaceChain(f.get(), loc, failed));
-    }
-    RETURN_IF_ERROR(s, "syncing chunk " << index << " of inode " << f->inode);
+    RETURN_IF_ERROR(OnChain(f.get(), index, &loc, lock, /*unlock_for_op=*/false,
+                            [&](const pb::ChunkLocation& at, uint64_t* failed) {
+                              return chunks_->Sync(at, failed);
+                            }),
+                    "syncing chunk " << index << " of inode " << f->inode);
   }
   f->dirty.clear();
   if (!f->wrote) return Status::Ok();
@@ -697,7 +717,13 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
   ASSIGN_OR_RETURN(pb::GetChunksReply got, Meta(f->caller)->GetChunks(f->inode, index, 8));
   std::optional<pb::ChunkLocation> out;
   for (const pb::ChunkLocation& loc : got.chunks()) {
-    if (!f->created.count(loc.index())) f->chunks[loc.index()] = loc;
+    // A chunk this handle created keeps the chain it writes on, unless the
+    // leader's is newer (repair moved it on).
+    auto mine = f->chunks.find(loc.index());
+    if (!f->created.count(loc.index()) || mine == f->chunks.end() ||
+        loc.version() > mine->second.version()) {
+      f->chunks[loc.index()] = loc;
+    }
     if (loc.index() == index) out = f->chunks[loc.index()];
   }
   return out;
@@ -719,7 +745,8 @@ Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& l
       chunk_read_bytes_ += got->size();
       return got;
     }
-    last = got.status();
+    // A stale version says the chain moved on: the answer that matters.
+    if (last.code() != ErrorCode::STALE_VERSION) last = got.status();
     DFS_LOG(WARN) << "read of chunk " << loc.chunk_id() << ": " << last << "; trying another";
   }
   return last;
@@ -747,8 +774,17 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
       }
       return got;
     }
-    // A chain changed under us (version, replicas): refresh once.
-    if (attempt > 0 || got.status().code() == ErrorCode::INVALID_ARGUMENT) return got.status();
+    // A chain changed under us (version, replicas): refresh once. While
+    // repair moves a chunk to a new version its replicas switch a moment
+    // after the meta leader: wait for them a little.
+    const bool stale = got.status().code() == ErrorCode::STALE_VERSION;
+    if (got.status().code() == ErrorCode::INVALID_ARGUMENT ||
+        attempt >= (stale ? kStaleAttempts : 1)) {
+      return got.status();
+    }
+    if (stale && attempt > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20 << attempt, 500)));
+    }
   }
 }
 

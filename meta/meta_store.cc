@@ -90,6 +90,8 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::ForgetGarbage(txn, ctx, cmd.forget_garbage());
     case pb::MetaCommand::kExpireSessions:
       return ops::ExpireSessions(txn, ctx, cmd.expire_sessions());
+    case pb::MetaCommand::kChangeChain:
+      return ops::ChangeChain(txn, ctx, cmd.change_chain());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }
@@ -410,6 +412,12 @@ Result<LocatedChunk> MetaStore::FindChunk(uint64_t chunk_id) const {
     if (!chunk) return Status::NotFound("no file holds chunk " + std::to_string(chunk_id));
     return std::move(*chunk);
   });
+}
+
+Result<std::vector<LocatedChunk>> MetaStore::ScanChunks(uint64_t after_inode, uint64_t after_index,
+                                                        size_t max) const {
+  return ReadState(
+      [&](const MetaTxn& txn) { return txn.ScanChunks(after_inode, after_index, max); });
 }
 
 Result<pb::ChunkRecord> MetaStore::FindGarbage(uint64_t chunk_id) const {

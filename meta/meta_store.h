@@ -113,6 +113,11 @@ class MetaStore : public raft::StateMachine {
   // The chunk `chunk_id` of some file, with its inode and index; NOT_FOUND
   // if no file holds it (it is garbage, or was never allocated).
   Result<LocatedChunk> FindChunk(uint64_t chunk_id) const;
+  // Up to `max` chunks of every file, in (inode, index) order, after
+  // (after_inode, after_index); (0, 0) starts at the first. For the repair
+  // scheduler's sweep.
+  Result<std::vector<LocatedChunk>> ScanChunks(uint64_t after_inode, uint64_t after_index,
+                                               size_t max) const;
   // The garbage record of `chunk_id`; NOT_FOUND if it is not garbage.
   Result<pb::ChunkRecord> FindGarbage(uint64_t chunk_id) const;
   // Up to `max` ids, ascending and above `after`, of the garbage chunks

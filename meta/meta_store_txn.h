@@ -101,6 +101,10 @@ class MetaTxn {
   // Chunks of `inode` with first_index <= index < end.
   Result<std::vector<IndexedChunk>> ListChunks(uint64_t inode, uint64_t first_index,
                                                uint64_t end) const;
+  // Up to `max` chunks of every file, in (inode, index) order, from the
+  // first after (after_inode, after_index); (0, 0) starts at the first.
+  Result<std::vector<LocatedChunk>> ScanChunks(uint64_t after_inode, uint64_t after_index,
+                                               size_t max) const;
   Result<std::vector<std::string>> ListXattrNames(uint64_t inode) const;
   Result<std::vector<pb::NodeRecord>> ListNodes() const;
   Result<std::vector<pb::ChunkRecord>> ListGarbage(size_t max) const;

@@ -216,6 +216,131 @@ grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext*, const pb::Delet
   return grpc::Status::OK;
 }
 
+grpc::Status ChunkServiceImpl::Rechain(grpc::ServerContext*, const pb::RechainRequest* req,
+                                       pb::RechainReply* reply) {
+  InFlight count(&in_flight_);
+  if (Status s = CheckHeader(req->header()); !s.ok()) {
+    StatusToProto(s, reply->mutable_error());
+    return grpc::Status::OK;
+  }
+  // The lock every chain operation of this chunk holds here while it runs
+  // and is forwarded: while Rechain holds it no write of the chunk runs
+  // anywhere in the chain, so the joiners copy a replica that does not
+  // move, and the writes that wait for it then run at the new version on
+  // the whole new chain (or are refused as stale). The joiners' reads of
+  // this replica do not take it.
+  ChunkLocks::Guard guard(&locks_, req->chunk_id());
+  if (!RaiseHead(*req, reply)) return grpc::Status::OK;
+  for (const pb::ChunkReplica& joiner : req->joiners()) {
+    if (!CopyToJoiner(*req, joiner, reply)) return grpc::Status::OK;
+  }
+  for (const pb::ChunkReplica& member : req->members()) {
+    if (!RaiseMember(*req, member, reply)) return grpc::Status::OK;
+  }
+  std::string joiners;
+  for (const pb::ChunkReplica& joiner : req->joiners())
+    joiners += (joiners.empty() ? "" : ",") + std::to_string(joiner.node_id());
+  DFS_LOG(INFO) << "rechained chunk " << Hex(req->chunk_id()) << " v" << req->version() << ": "
+                << req->members_size() << " members, joiners [" << joiners << "], "
+                << reply->bytes_copied() << " bytes copied";
+  return grpc::Status::OK;
+}
+
+bool ChunkServiceImpl::RaiseHead(const pb::RechainRequest& req, pb::RechainReply* reply) {
+  const uint64_t id = req.chunk_id(), version = req.version();
+  const std::string what = "rechaining chunk " + Hex(id) + " at v" + std::to_string(version);
+  Status s;
+  if (version == 0) {
+    s = Status::InvalidArgument("version 0");
+  } else if (Result<ReplicaInfo> info = store_->Stat(id); !info.ok()) {
+    s = info.status();
+  } else if (info->version > version) {
+    s = Status::StaleVersion("the head's replica is v" + std::to_string(info->version));
+  } else if (info->state == ReplicaState::kCorrupt) {
+    s = Status::Corrupt("the head's replica is marked corrupt");
+  } else if (info->state == ReplicaState::kCopying) {
+    s = Status::Unavailable("the head's replica is still being copied");
+  } else if (info->version < version) {
+    s = store_->SetVersion(id, 0, version);
+  }
+  if (s.ok()) return true;
+  NoteResult(s);
+  StatusToProto(s.WithContext(what), reply->mutable_error());
+  reply->set_failed_node(0);
+  return false;
+}
+
+bool ChunkServiceImpl::CopyToJoiner(const pb::RechainRequest& req, const pb::ChunkReplica& joiner,
+                                    pb::RechainReply* reply) {
+  const std::string who = "joiner " + std::to_string(joiner.node_id()) + " at " + joiner.address();
+  const std::string what = "rechaining chunk " + Hex(req.chunk_id()) + " at v" +
+                           std::to_string(req.version()) + ": " + who;
+  pb::ChunkService::Stub* stub = peers_->Get(joiner.address());
+  pb::ReplicateRequest copy;
+  *copy.mutable_header() = req.header();
+  copy.set_chunk_id(req.chunk_id());
+  copy.set_version(req.version());
+  *copy.mutable_source() = req.head();
+  pb::ReplicateReply copied;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.rechain_copy_timeout);
+  grpc::Status rpc = stub->Replicate(&ctx, copy, &copied);
+  Status s = rpc.ok() ? StatusFromProto(copied.error()) : Status::Unavailable(rpc.error_message());
+  if (s.code() == ErrorCode::ALREADY_EXISTS) {
+    // It holds this version or a newer one already (a retried Rechain), or
+    // a copy of it is still running there: only a replica it serves counts.
+    pb::ReadRequest probe;
+    *probe.mutable_header() = req.header();
+    probe.set_chunk_id(req.chunk_id());
+    probe.set_version(req.version());
+    pb::ReadReply probed;
+    grpc::ClientContext probe_ctx;
+    probe_ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
+    rpc = stub->Read(&probe_ctx, probe, &probed);
+    s = rpc.ok() ? StatusFromProto(probed.error()) : Status::Unavailable(rpc.error_message());
+    if (s.code() == ErrorCode::STALE_VERSION) s = Status::Ok();  // newer there
+    if (s.ok()) copied.set_bytes_copied(0);
+  }
+  if (s.ok()) {
+    reply->set_bytes_copied(reply->bytes_copied() + copied.bytes_copied());
+    return true;
+  }
+  // A copy that fails because this replica turned out corrupt (its Read
+  // marked it) is this server's fault, not the joiner's.
+  if (Result<ReplicaInfo> info = store_->Stat(req.chunk_id());
+      info.ok() && info->state == ReplicaState::kCorrupt) {
+    StatusToProto(Status::Corrupt("the head's replica is marked corrupt")
+                      .WithContext(what + ": " + s.message()),
+                  reply->mutable_error());
+    reply->set_failed_node(0);
+    return false;
+  }
+  StatusToProto(s.WithContext(what), reply->mutable_error());
+  reply->set_failed_node(joiner.node_id());
+  return false;
+}
+
+bool ChunkServiceImpl::RaiseMember(const pb::RechainRequest& req, const pb::ChunkReplica& member,
+                                   pb::RechainReply* reply) {
+  pb::SetVersionRequest raise;
+  *raise.mutable_header() = req.header();
+  raise.set_chunk_id(req.chunk_id());
+  raise.set_old_version(0);  // from whatever version it missed the moves at
+  raise.set_new_version(req.version());
+  pb::Error raised;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
+  grpc::Status rpc = peers_->Get(member.address())->SetVersion(&ctx, raise, &raised);
+  Status s = rpc.ok() ? StatusFromProto(raised) : Status::Unavailable(rpc.error_message());
+  if (s.ok()) return true;
+  StatusToProto(s.WithContext("rechaining chunk " + Hex(req.chunk_id()) + " at v" +
+                              std::to_string(req.version()) + ": member " +
+                              std::to_string(member.node_id()) + " at " + member.address()),
+                reply->mutable_error());
+  reply->set_failed_node(member.node_id());
+  return false;
+}
+
 grpc::Status ChunkServiceImpl::Replicate(grpc::ServerContext*, const pb::ReplicateRequest* req,
                                          pb::ReplicateReply* reply) {
   InFlight count(&in_flight_);

@@ -1,7 +1,9 @@
 // ChunkServiceImpl: the gRPC face of a chunk server (proto/chunk.proto).
 // Chain operations apply locally and forward to the next replica at the
 // same time, under the chunk's lock (server/chunk_locks.h); reads are local;
-// Replicate pulls a whole replica from a peer.
+// Replicate pulls a whole replica from a peer; Rechain (at the head of a
+// repaired chain) brings the joiners and members of a new chain to its
+// version under the chunk's lock.
 //
 // Until SetIdentity is called (the server has registered with the meta
 // leader) every request is answered UNAVAILABLE; afterwards a request whose
@@ -26,6 +28,9 @@ struct ChunkServiceOptions {
   std::chrono::milliseconds forward_timeout{10000};
   // Piece size of re-replication reads.
   uint32_t copy_piece_bytes = 1 << 20;
+  // How long Rechain waits for one joiner to copy the whole replica. The
+  // chunk's writes wait for as long.
+  std::chrono::milliseconds rechain_copy_timeout{120000};
   // Called when this server finds one of its replicas corrupt, so that the
   // meta leader hears of it without waiting for the next heartbeat.
   std::function<void()> on_corrupt;
@@ -56,6 +61,8 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
                          pb::ReplicateReply* reply) override;
   grpc::Status DeleteChunk(grpc::ServerContext* ctx, const pb::DeleteChunkRequest* req,
                            pb::Error* reply) override;
+  grpc::Status Rechain(grpc::ServerContext* ctx, const pb::RechainRequest* req,
+                       pb::RechainReply* reply) override;
 
  private:
   // OK when the request may be served: registered, same cluster.
@@ -67,6 +74,13 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
   void RunChain(const Request& req, pb::ChainReply* reply, Local local, Send send);
   // Copies a whole replica from `source`; the copy is kept only if complete.
   Result<uint64_t> CopyFrom(const pb::ReplicateRequest& req);
+  // Rechain's steps, under the chunk's lock. Each fills `reply` (error and
+  // failed_node) on failure and returns false.
+  bool RaiseHead(const pb::RechainRequest& req, pb::RechainReply* reply);
+  bool CopyToJoiner(const pb::RechainRequest& req, const pb::ChunkReplica& joiner,
+                    pb::RechainReply* reply);
+  bool RaiseMember(const pb::RechainRequest& req, const pb::ChunkReplica& member,
+                   pb::RechainReply* reply);
   void NoteResult(const Status& s);
 
   const ChunkServiceOptions options_;

@@ -1028,14 +1028,23 @@ Status ChunkStoreImpl::SetVersion(uint64_t chunk_id, uint64_t old_version, uint6
     return Status::InvalidArgument(Name(chunk_id, old_version) + ": new version " +
                                    std::to_string(new_version) + " is not newer");
   }
-  RETURN_IF_ERROR(CheckServable(r, old_version, /*copying_ok=*/true), "moving to v" << new_version);
+  // old_version 0: from whatever lower version the replica is at.
+  if (old_version == 0 && r.version > new_version) {
+    return Status::StaleVersion("moving " + Name(chunk_id, r.version) + " to v" +
+                                std::to_string(new_version) + ": the replica here is newer");
+  }
+  const uint64_t from = old_version == 0 ? r.version : old_version;
+  RETURN_IF_ERROR(CheckServable(r, from, /*copying_ok=*/true), "moving to v" << new_version);
   ReplicaInfo info = r.info();
   info.version = new_version;
   MetaBatch batch(DirOf(r));
   batch.PutReplica(info);
-  RETURN_IF_ERROR(DirOf(r).Commit(batch, /*sync=*/true), Name(chunk_id, old_version)
+  RETURN_IF_ERROR(DirOf(r).Commit(batch, /*sync=*/true), Name(chunk_id, from)
                                                              << ": moving to v" << new_version);
   r.version = new_version;
+  // The meta leader judges replicas by version: it hears of the move with
+  // the next heartbeat (a copy in progress is reported when it finishes).
+  if (info.state == ReplicaState::kReady) Queue(ReplicaChange::kAdded, info);
   return Status::Ok();
 }
 

@@ -110,6 +110,12 @@ class ChunkStore {
   // Moves the replica from `old_version` to `new_version` (durably).
   // Already at new_version: OK. Otherwise INVALID_ARGUMENT unless
   // new_version > old_version, then STALE_VERSION if not at old_version.
+  // old_version 0 means "from any lower version" (a repair raising a
+  // replica that missed a move): STALE_VERSION only if the replica is
+  // newer than new_version. A replica marked corrupt (and not already at
+  // new_version) is CORRUPT; a kCopying one moves like a ready one.
+  // NOT_FOUND: no replica. A ready replica's move queues a kAdded change
+  // with the new version.
   virtual Status SetVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) = 0;
 
   // Re-replication: creates the replica in kCopying (replacing any replica

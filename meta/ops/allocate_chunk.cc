@@ -87,6 +87,18 @@ Result<pb::MetaReply> AllocateChunk(MetaTxn& txn, const OpContext& ctx,
                                    std::to_string(chunk.record.chunk_id()) + " failed");
       }
       chunk.record.mutable_replicas()->Assign(survivors.begin(), survivors.end());
+      std::vector<uint64_t> joining;
+      for (uint64_t node_id : chunk.record.joining()) {
+        if (std::find(survivors.begin(), survivors.end(), node_id) != survivors.end()) {
+          joining.push_back(node_id);
+        }
+      }
+      if (joining.size() == survivors.size()) {
+        return Status::Unavailable("every copy of chunk " +
+                                   std::to_string(chunk.record.chunk_id()) +
+                                   " failed; only replicas still joining are left");
+      }
+      chunk.record.mutable_joining()->Assign(joining.begin(), joining.end());
       chunk.record.set_version(chunk.record.version() + 1);
       txn.PutChunk(req.inode(), req.index(), chunk.record);
     }

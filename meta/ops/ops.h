@@ -58,6 +58,14 @@ Result<pb::MetaReply> AllocateChunk(MetaTxn& txn, const OpContext& ctx,
 Result<pb::MetaReply> CommitWrite(MetaTxn& txn, const OpContext& ctx,
                                   const pb::CommitWriteRequest& req);
 
+// The repair scheduler's chain change (change_chain.cc): applies only while
+// the chunk is still chunk_id at expect_version (STALE_VERSION otherwise);
+// every listed node must be registered, none twice, joining within
+// replicas, at least one non-joining replica. Replies with the chunk's new
+// location.
+Result<pb::MetaReply> ChangeChain(MetaTxn& txn, const OpContext& ctx,
+                                  const pb::ChangeChainCommand& req);
+
 // Chunk servers (register_node.cc).
 Result<pb::MetaReply> RegisterNode(MetaTxn& txn, const OpContext& ctx,
                                    const pb::RegisterNodeRequest& req);

@@ -47,13 +47,14 @@ Status ErrorFromRaft(RaftError err, const std::string& leader_address) {
 }  // namespace
 
 Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, RaftNode* node,
-                                                    grpc::Service* service) {
+                                                    const std::vector<grpc::Service*>& services) {
   grpc::ServerBuilder builder;
   ConfigureRaftServer(&builder);
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(node->raft_service());
-  builder.RegisterService(service);
+  for (grpc::Service* service : services)
+    builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Status::Unavailable("cannot listen on " + listen);
   return server;

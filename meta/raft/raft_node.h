@@ -181,10 +181,10 @@ class RaftNode : private TransportHandler {
 };
 
 // Starts a gRPC server on `listen` carrying the node's Raft traffic and the
-// application's `service` (ConfigureRaftServer applied). REQUIRES: both
+// application's `services` (ConfigureRaftServer applied). REQUIRES: all
 // outlive the server.
 Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, RaftNode* node,
-                                                    grpc::Service* service);
+                                                    const std::vector<grpc::Service*>& services);
 
 // Parses "1=host:port,2=host:port" into a peer map.
 Result<std::map<NodeId, std::string>> ParsePeers(const std::vector<std::string>& items);

@@ -18,7 +18,9 @@
 #include "common/uuid.h"
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
+#include "meta/server/admin_service.h"
 #include "meta/server/meta_service.h"
+#include "meta/server/repair_scheduler.h"
 #include "meta/server/node_registry.h"
 #include "meta/server/watch_hub.h"
 
@@ -41,6 +43,11 @@ struct MetaConfig {
   int32_t raft_election_ticks = 5;
   uint64_t raft_snapshot_entries = 20000;
   std::string log_level = "info";
+  std::chrono::milliseconds repair_scan_interval{1000};
+  std::chrono::milliseconds repair_doubt_grace{5000};
+  uint32_t repair_max_jobs = 4;
+  uint32_t repair_per_node_jobs = 2;
+  Bytes repair_bandwidth{0};
 };
 
 int Main(int argc, char** argv) {
@@ -62,6 +69,15 @@ int Main(int argc, char** argv) {
   parser.Add("raft.snapshot_entries", &cfg.raft_snapshot_entries,
              "snapshot and compact the log every N entries");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
+  parser.Add("repair.scan_interval", &cfg.repair_scan_interval,
+             "how often the leader sweeps the chunk map for repair work");
+  parser.Add("repair.doubt_grace", &cfg.repair_doubt_grace,
+             "how long a live replica may look missing or behind before repair acts");
+  parser.Add("repair.max_jobs", &cfg.repair_max_jobs, "repair jobs at once (1-16)");
+  parser.Add("repair.per_node_jobs", &cfg.repair_per_node_jobs,
+             "repair jobs touching one chunk server at once");
+  parser.Add("repair.bandwidth", &cfg.repair_bandwidth,
+             "bytes per second repair may copy (0 = unlimited), e.g. 100MiB");
   Status s = parser.Parse(argc, argv);
   if (parser.help_requested()) return 0;
   if (!s.ok()) {
@@ -119,7 +135,16 @@ int Main(int argc, char** argv) {
   WatchHub watch_hub;
   MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(), &registry,
                           &watch_hub);
-  auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
+  RepairOptions repair_options;
+  repair_options.replication = cfg.replication;
+  repair_options.scan_interval = cfg.repair_scan_interval;
+  repair_options.doubt_grace = cfg.repair_doubt_grace;
+  repair_options.limits.max_jobs = cfg.repair_max_jobs;
+  repair_options.limits.per_node_jobs = cfg.repair_per_node_jobs;
+  repair_options.limits.bandwidth = cfg.repair_bandwidth.value;
+  RepairScheduler repair(repair_options, node->get(), store->get(), &registry);
+  AdminServiceImpl admin(node->get(), *peers, store->get(), &registry, &repair);
+  auto server = raft::ServeRaftNode(cfg.listen, node->get(), {&service, &admin});
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
     return 1;

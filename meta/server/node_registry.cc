@@ -21,6 +21,7 @@ void NodeRegistry::Reset() {
 void NodeRegistry::ResetLocked() {
   nodes_.clear();
   reports_.clear();
+  since_ = Clock::now();
 }
 
 void NodeRegistry::LeadTerm(uint64_t term) {
@@ -129,6 +130,37 @@ bool NodeRegistry::HasFullReport(uint64_t node_id) const {
   }
   std::lock_guard lock(reported->mu);
   return reported->report.complete();
+}
+
+bool NodeRegistry::Settled() const {
+  std::lock_guard lock(mu_);
+  return Clock::now() - since_ >= dead_after_;
+}
+
+std::map<uint64_t, ServerView> NodeRegistry::Views() const {
+  std::map<uint64_t, ServerView> out;
+  std::map<uint64_t, std::shared_ptr<Reported>> reports;
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    for (const auto& [id, l] : nodes_) {
+      ServerView& v = out[id];
+      v.record = l.record;
+      v.live = Alive(l, now);
+      v.capacity = l.capacity;
+      v.free = l.free;
+      v.load = l.load;
+    }
+    reports = reports_;
+  }
+  for (const auto& [id, reported] : reports) {
+    auto it = out.find(id);
+    if (it == out.end()) continue;
+    std::lock_guard lock(reported->mu);
+    it->second.reported = reported->report.complete();
+    if (it->second.reported) it->second.held = reported->report.AllHeld();
+  }
+  return out;
 }
 
 }  // namespace dfs::meta

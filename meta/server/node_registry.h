@@ -24,6 +24,17 @@
 
 namespace dfs::meta {
 
+// One chunk server as the repair scheduler sees it at one moment.
+struct ServerView {
+  pb::NodeRecord record;      // as of its last heartbeat
+  bool live = false;          // heard from within dead_after
+  bool reported = false;      // a full replica report is held
+  uint64_t capacity = 0;
+  uint64_t free = 0;
+  uint32_t load = 0;
+  std::map<uint64_t, HeldReplica> held;  // by chunk id; empty unless reported
+};
+
 class NodeRegistry {
  public:
   using Clock = std::chrono::steady_clock;
@@ -65,6 +76,12 @@ class NodeRegistry {
   std::vector<CorruptReplica> CorruptReplicas() const;
   // Whether a full report of node_id is held.
   bool HasFullReport(uint64_t node_id) const;
+  // Whether this leadership has listened to heartbeats for one full
+  // dead_after: before that, silence proves nothing (DESIGN §3).
+  bool Settled() const;
+  // Every server heard from since this leadership began, by node id.
+  std::map<uint64_t, ServerView> Views() const;
+  std::chrono::milliseconds dead_after() const { return dead_after_; }
 
  private:
   struct Live {
@@ -90,6 +107,7 @@ class NodeRegistry {
   const ReportLimits limits_;
   mutable std::mutex mu_;
   uint64_t term_ = 0;
+  Clock::time_point since_ = Clock::now();  // of the state (last reset)
   std::map<uint64_t, Live> nodes_;
   std::map<uint64_t, std::shared_ptr<Reported>> reports_;
   std::set<std::pair<uint64_t, uint64_t>> forgetting_;  // (node id, chunk id)

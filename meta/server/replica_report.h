@@ -133,6 +133,8 @@ class ReplicaReport {
   // report is held).
   std::optional<HeldReplica> Held(uint64_t chunk_id) const;
   size_t held_count() const { return held_.size(); }
+  // Every replica held (empty without a full report).
+  const std::map<uint64_t, HeldReplica>& AllHeld() const { return held_; }
   // Replicas reported corrupt: data to keep readable until repaired, never
   // a source or a live copy for placement and repair.
   std::vector<CorruptReplica> Corrupt() const;

@@ -3,7 +3,8 @@
 // through the head of a chain must be byte-identical on every replica; bad
 // requests change nothing; a killed replica is named by the failing write;
 // after kill -9 in the middle of a stream of writes no replica serves a
-// wrong byte.
+// wrong byte; Rechain brings a new chain (joiners copied from the head,
+// members raised) to a new version, atomically with respect to writes.
 #define CATCH_CONFIG_MAIN
 #include <grpcpp/grpcpp.h>
 #include <catch2/catch.hpp>
@@ -23,6 +24,7 @@
 #include "proto/chunk.grpc.pb.h"
 #include "tests/support/bytes.h"
 #include "tests/support/chunk_servers.h"
+#include "tests/support/process.h"
 #include "tests/support/server_group.h"
 
 namespace dfs {
@@ -36,13 +38,13 @@ namespace fs = std::filesystem;
 constexpr uint64_t kRoot = 1;
 constexpr uint64_t kChunkSize = 8 << 20;
 
-// Three dfs-meta and three chunk servers in zones z1..z3.
+// Three dfs-meta and `servers` chunk servers in zones z1..z<servers>.
 class Cluster {
  public:
-  Cluster()
+  explicit Cluster(int servers = 3)
       : meta_("dfs-meta", 3, {"--chunk-size", "8MiB", "--node-dead-after", "3s"}),
-        chunks_(meta_.dir() + "/chunk", 3, meta_.AddressList(), {"--scrub-rate", "0"}) {
-    for (int i = 1; i <= 3; i++)
+        chunks_(meta_.dir() + "/chunk", servers, meta_.AddressList(), {"--scrub-rate", "0"}) {
+    for (int i = 1; i <= servers; i++)
       REQUIRE(chunks_.WaitRegistered(i));
     client::MetaClientOptions o;
     o.servers = meta_.AddressList();
@@ -66,9 +68,9 @@ class Cluster {
     return *chunk;
   }
 
-  // The index (1..3) of the chunk server with this node id.
+  // The index (1..size) of the chunk server with this node id.
   int Index(uint64_t node_id) const {
-    for (int i = 1; i <= 3; i++)
+    for (int i = 1; i <= chunks_.size(); i++)
       if (chunks_.node_id(i) == node_id) return i;
     FAIL("unknown node " << node_id);
     return 0;
@@ -389,6 +391,192 @@ TEST_CASE("replicas of unlinked files and orphan replicas are deleted by heartbe
   orphan.set_chunk_id(orphan.chunk_id() + 5000);
   REQUIRE(c.chunk_client().Create(orphan).ok());
   CHECK(GoneEverywhere(c, orphan, 10s));
+}
+
+// The chunk server outside `chunk`'s chain (the cluster has one more).
+pb::ChunkReplica Outsider(Cluster& c, const pb::ChunkLocation& chunk) {
+  for (int i = 1; i <= c.chunks().size(); i++) {
+    bool listed = false;
+    for (const pb::ChunkReplica& r : chunk.replicas())
+      listed = listed || r.node_id() == c.chunks().node_id(i);
+    if (!listed) return c.chunks().Replica(i);
+  }
+  FAIL("every chunk server is in the chain");
+  return {};
+}
+
+// Sends Rechain to `head`; the RPC itself must get through.
+pb::RechainReply Rechain(Cluster& c, const pb::ChunkReplica& head, uint64_t chunk_id,
+                         uint64_t version, const std::vector<pb::ChunkReplica>& members,
+                         const std::vector<pb::ChunkReplica>& joiners) {
+  pb::RechainRequest req;
+  *req.mutable_header() = Header(c.chunks().cluster_id());
+  req.set_chunk_id(chunk_id);
+  req.set_version(version);
+  for (const pb::ChunkReplica& m : members)
+    *req.add_members() = m;
+  for (const pb::ChunkReplica& j : joiners)
+    *req.add_joiners() = j;
+  *req.mutable_head() = head;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+  pb::RechainReply reply;
+  grpc::Status rpc = Stub(head.address())->Rechain(&ctx, req, &reply);
+  REQUIRE(rpc.ok());
+  return reply;
+}
+
+// The length a replica reports (ReadReply.replica_length).
+uint64_t ReplicaLength(Cluster& c, const pb::ChunkReplica& r, uint64_t chunk_id, uint64_t version) {
+  pb::ReadRequest req;
+  *req.mutable_header() = Header(c.chunks().cluster_id());
+  req.set_chunk_id(chunk_id);
+  req.set_version(version);
+  req.set_offset(0);
+  req.set_length(0);
+  grpc::ClientContext ctx;
+  pb::ReadReply reply;
+  REQUIRE(Stub(r.address())->Read(&ctx, req, &reply).ok());
+  REQUIRE(reply.error().code() == 0);
+  return reply.replica_length();
+}
+
+// `chunk` at `version` on the chain `replicas`.
+pb::ChunkLocation Moved(pb::ChunkLocation chunk, uint64_t version,
+                        const std::vector<pb::ChunkReplica>& replicas) {
+  chunk.set_version(version);
+  chunk.clear_replicas();
+  for (const pb::ChunkReplica& r : replicas)
+    *chunk.add_replicas() = r;
+  return chunk;
+}
+
+TEST_CASE("Rechain copies the head to a joiner and raises the members") {
+  Cluster c(4);
+  pb::ChunkLocation chunk = c.NewChunk("rechain.bin");
+  client::ChunkClient& cc = c.chunk_client();
+  const pb::ChunkReplica a = chunk.replicas(0), b = chunk.replicas(1), d2 = chunk.replicas(2);
+  const pb::ChunkReplica d = Outsider(c, chunk);
+  const uint64_t v = chunk.version(), id = chunk.chunk_id();
+
+  // The joiner holds an older replica of the chunk, with other bytes and
+  // longer than the real one: the copy must replace it, not overlay it.
+  pb::ChunkLocation stray = Moved(chunk, v, {d});
+  REQUIRE(cc.Create(stray).ok());
+  REQUIRE(cc.Write(stray, 0, Pattern(700000, 99)).ok());
+
+  std::string model;
+  const std::vector<std::pair<uint64_t, std::string>> writes = {
+      {0, Pattern(100000, 1)},    {100013, Pattern(70001, 2)}, {300007, Pattern(150000, 3)},
+      {131077, Pattern(9999, 4)}, {500001, Pattern(33333, 5)}, {65535, Pattern(2, 6)},
+  };
+  for (const auto& [offset, data] : writes) {
+    REQUIRE(cc.Write(chunk, offset, data).ok());
+    Put(&model, offset, data);
+  }
+
+  pb::RechainReply reply = Rechain(c, a, id, v + 1, {b, d2}, {d});
+  INFO(reply.error().message());
+  REQUIRE(reply.error().code() == 0);
+  CHECK(reply.failed_node() == 0);
+  CHECK(reply.bytes_copied() >= model.size());
+
+  pb::ChunkLocation moved = Moved(chunk, v + 1, {a, b, d2, d});
+  CheckReplicas(c, moved, model);
+  for (const pb::ChunkReplica& r : moved.replicas()) {
+    INFO("replica " << r.node_id());
+    CHECK(cc.Read(r, id, v, 0, 4096).status().code() == ErrorCode::STALE_VERSION);
+    CHECK(ReplicaLength(c, r, id, v + 1) == model.size());
+  }
+
+  // A retry finds everything done: OK, nothing copied again.
+  reply = Rechain(c, a, id, v + 1, {b, d2}, {d});
+  CHECK(reply.error().code() == 0);
+  CHECK(reply.bytes_copied() == 0);
+
+  // The new chain takes writes at the new version; the old version is refused.
+  const std::string more = Pattern(77777, 7);
+  REQUIRE(cc.Write(moved, 400003, more).ok());
+  Put(&model, 400003, more);
+  CheckReplicas(c, moved, model);
+  CHECK(cc.Write(chunk, 0, Pattern(100, 8)).code() == ErrorCode::STALE_VERSION);
+  CheckReplicas(c, moved, model);
+}
+
+TEST_CASE("a write racing with Rechain lands on the joiner or is refused as stale") {
+  Cluster c(4);
+  pb::ChunkLocation chunk = c.NewChunk("race.bin");
+  client::ChunkClient& cc = c.chunk_client();
+  const pb::ChunkReplica a = chunk.replicas(0), b = chunk.replicas(1), d2 = chunk.replicas(2);
+  const pb::ChunkReplica d = Outsider(c, chunk);
+  const uint64_t v = chunk.version(), id = chunk.chunk_id();
+  // Enough data that the copy takes a while.
+  REQUIRE(cc.Write(chunk, 0, Pattern(3 << 20, 1)).ok());
+  std::string model = Pattern(3 << 20, 1);
+
+  // One writer, so the writes that succeed were applied in this order.
+  std::vector<std::pair<uint64_t, std::string>> acked;
+  std::vector<Status> refused;
+  std::atomic<int> acked_count{0};
+  std::thread writer([&] {
+    std::mt19937_64 rng(11);
+    const auto end = std::chrono::steady_clock::now() + 60s;
+    for (uint64_t seed = 100; std::chrono::steady_clock::now() < end; seed++) {
+      const uint64_t offset = rng() % (4 << 20);
+      std::string data = Pattern(1 + rng() % 80000, seed);
+      Status s = cc.Write(chunk, offset, data);
+      if (!s.ok()) {
+        refused.push_back(s);
+        break;  // after the Rechain every write at v is refused
+      }
+      acked.emplace_back(offset, std::move(data));
+      acked_count++;
+    }
+  });
+  while (acked_count < 20)
+    std::this_thread::sleep_for(1ms);
+  pb::RechainReply reply = Rechain(c, a, id, v + 1, {b, d2}, {d});
+  writer.join();
+  INFO(reply.error().message());
+  REQUIRE(reply.error().code() == 0);
+  REQUIRE(refused.size() == 1);
+  INFO(refused[0]);
+  CHECK(refused[0].code() == ErrorCode::STALE_VERSION);
+  INFO(acked.size() << " writes acknowledged");
+  CHECK(acked.size() >= 20);
+  for (const auto& [offset, data] : acked)
+    Put(&model, offset, data);
+  CheckReplicas(c, Moved(chunk, v + 1, {a, b, d2, d}), model);
+}
+
+TEST_CASE("Rechain with an unreachable joiner names it; the head keeps the new version") {
+  Cluster c(4);
+  pb::ChunkLocation chunk = c.NewChunk("lost.bin");
+  client::ChunkClient& cc = c.chunk_client();
+  const pb::ChunkReplica a = chunk.replicas(0), b = chunk.replicas(1), d2 = chunk.replicas(2);
+  const uint64_t v = chunk.version(), id = chunk.chunk_id();
+  const std::string data = Pattern(200000, 1);
+  REQUIRE(cc.Write(chunk, 1234, data).ok());
+
+  pb::ChunkReplica gone;
+  gone.set_node_id(999);
+  gone.set_address("127.0.0.1:" + std::to_string(testing::FreePort()));  // nobody listens
+  pb::RechainReply reply = Rechain(c, a, id, v + 1, {b, d2}, {gone});
+  INFO(reply.error().message());
+  CHECK(reply.error().code() == static_cast<uint32_t>(ErrorCode::UNAVAILABLE));
+  CHECK(reply.failed_node() == 999);
+  CHECK(reply.error().message().find("joiner 999") != std::string::npos);
+
+  // The head moved (and refuses the old version); the members were not reached.
+  auto head = cc.Read(a, id, v + 1, 1234, data.size());
+  REQUIRE(head.ok());
+  CHECK(FirstDifference(*head, data) == "");
+  CHECK(cc.Read(a, id, v, 0, 4096).status().code() == ErrorCode::STALE_VERSION);
+  for (const pb::ChunkReplica& r : {b, d2}) {
+    auto got = cc.Read(r, id, v, 1234, data.size());
+    REQUIRE(got.ok());
+    CHECK(FirstDifference(*got, data) == "");
+  }
 }
 
 }  // namespace

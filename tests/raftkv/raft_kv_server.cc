@@ -195,7 +195,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   KvService service(node->get(), sm->get());
-  auto server = raft::ServeRaftNode(cfg.listen, node->get(), &service);
+  auto server = raft::ServeRaftNode(cfg.listen, node->get(), {&service});
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "raft-kv-server", server.status().ToString().c_str());
     return 1;

@@ -237,3 +237,78 @@ TEST_CASE("unlink of the last link: chunks to garbage, no records left behind", 
 
 }  // namespace
 }  // namespace dfs::meta::testing
+
+namespace dfs::meta::testing {
+namespace {
+
+pb::MetaCommand ChangeChainCmd(uint64_t inode, const pb::ChunkLocation& at,
+                               std::vector<uint64_t> replicas, std::vector<uint64_t> joining,
+                               bool bump) {
+  pb::MetaCommand cmd;
+  pb::ChangeChainCommand* c = cmd.mutable_change_chain();
+  c->set_inode(inode);
+  c->set_index(at.index());
+  c->set_chunk_id(at.chunk_id());
+  c->set_expect_version(at.version());
+  c->mutable_replicas()->Assign(replicas.begin(), replicas.end());
+  c->mutable_joining()->Assign(joining.begin(), joining.end());
+  c->set_bump(bump);
+  return cmd;
+}
+
+std::vector<uint64_t> Nodes(const pb::ChunkLocation& loc) {
+  std::vector<uint64_t> out;
+  for (const auto& r : loc.replicas())
+    out.push_back(r.node_id());
+  return out;
+}
+
+TEST_CASE("change_chain: conditional on the version; joiners; bump", "[meta][chunks]") {
+  TestStore s;
+  RegisterNodes(s);
+  REQUIRE(s.RegisterNode(0, "10.0.0.4:7000", "c").value() == 4);
+  auto f = s.CreateFile(kRoot, "f");
+  auto c0 = s.AllocateChunk(f->inode(), 0, {1, 2, 3});
+  REQUIRE(c0.ok());
+
+  // Server 3 died: 4 joins in its place, one version up.
+  pb::MetaReply r = s.Apply(ChangeChainCmd(f->inode(), *c0, {1, 2, 4}, {4}, true));
+  REQUIRE(ReplyStatus(r).ok());
+  CHECK(r.chunk().version() == 2);
+  CHECK(Nodes(r.chunk()) == std::vector<uint64_t>{1, 2, 4});
+
+  // A plan made at the old version changes nothing.
+  pb::MetaReply late = s.Apply(ChangeChainCmd(f->inode(), *c0, {1, 2, 3}, {}, true));
+  CHECK(CodeOf(ReplyStatus(late)) == ErrorCode::STALE_VERSION);
+
+  // A writer that sees the joiner fail drops it from the joiners too.
+  auto dropped = s.AllocateChunk(f->inode(), 0, {}, {4});
+  REQUIRE(dropped.ok());
+  CHECK(dropped->version() == 3);
+  CHECK(Nodes(*dropped) == std::vector<uint64_t>{1, 2});
+
+  // Invalid chains.
+  CHECK(CodeOf(ReplyStatus(s.Apply(ChangeChainCmd(f->inode(), *dropped, {1, 1}, {}, true)))) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(CodeOf(ReplyStatus(s.Apply(ChangeChainCmd(f->inode(), *dropped, {1, 9}, {}, true)))) ==
+        ErrorCode::NOT_FOUND);
+  CHECK(CodeOf(ReplyStatus(s.Apply(ChangeChainCmd(f->inode(), *dropped, {1, 2}, {3}, true)))) ==
+        ErrorCode::INVALID_ARGUMENT);
+  CHECK(CodeOf(ReplyStatus(s.Apply(ChangeChainCmd(f->inode(), *dropped, {4}, {4}, true)))) ==
+        ErrorCode::INVALID_ARGUMENT);
+
+  // The joiner copied: it becomes a member, no bump.
+  pb::MetaReply add = s.Apply(ChangeChainCmd(f->inode(), *dropped, {1, 2, 4}, {4}, true));
+  REQUIRE(ReplyStatus(add).ok());
+  pb::MetaReply joined = s.Apply(ChangeChainCmd(f->inode(), add.chunk(), {1, 2, 4}, {}, false));
+  REQUIRE(ReplyStatus(joined).ok());
+  CHECK(joined.chunk().version() == 4);
+
+  // Only joiners left after a failure: refused, nothing changes.
+  pb::MetaReply again = s.Apply(ChangeChainCmd(f->inode(), joined.chunk(), {1, 4}, {4}, true));
+  REQUIRE(ReplyStatus(again).ok());
+  CHECK(CodeOf(s.AllocateChunk(f->inode(), 0, {}, {1}).status()) == ErrorCode::UNAVAILABLE);
+}
+
+}  // namespace
+}  // namespace dfs::meta::testing

@@ -328,8 +328,15 @@ TEST_CASE("ChunkStore: SetVersion moves forward, durably; retries are OK",
   TestStore s;
   REQUIRE(s->Create(1, 1).ok());
   REQUIRE(s.Write(1, 1, 0, "hello").ok());
+  s->TakeChanges();
   REQUIRE(s->SetVersion(1, 1, 2).ok());
+  // The move is reported, so the meta leader sees the replica current.
+  std::vector<ReplicaChange> changes = s->TakeChanges();
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].kind == ReplicaChange::kAdded);
+  CHECK(changes[0].info.version == 2);
   CHECK(s->SetVersion(1, 1, 2).ok());  // already there: a retry
+  CHECK(s->TakeChanges().empty());
   CHECK(CodeOf(s->SetVersion(1, 5, 6)) == ErrorCode::STALE_VERSION);
   CHECK(CodeOf(s->SetVersion(1, 2, 2)) == ErrorCode::OK);  // at new_version already
   CHECK(CodeOf(s->SetVersion(1, 3, 1)) == ErrorCode::INVALID_ARGUMENT);
@@ -342,6 +349,41 @@ TEST_CASE("ChunkStore: SetVersion moves forward, durably; retries are OK",
   s.Reopen();
   CHECK(s->Stat(1)->version == 2);
   CHECK(s.Read(1, 2, 0, 5) == "hello");
+}
+
+TEST_CASE("ChunkStore: SetVersion from old version 0 raises from any lower version",
+          "[server][chunk_store]") {
+  TestStore s;
+  REQUIRE(s->Create(1, 1).ok());
+  REQUIRE(s.Write(1, 1, 0, "hello").ok());
+  // From v1 straight to v4: the replica missed the moves in between.
+  REQUIRE(s->SetVersion(1, 0, 4).ok());
+  CHECK(s->Stat(1)->version == 4);
+  CHECK(s->SetVersion(1, 0, 4).ok());                                 // already there: a retry
+  CHECK(CodeOf(s->SetVersion(1, 0, 3)) == ErrorCode::STALE_VERSION);  // newer here
+  CHECK(CodeOf(s->SetVersion(1, 0, 0)) == ErrorCode::INVALID_ARGUMENT);
+  CHECK(CodeOf(s->SetVersion(9, 0, 2)) == ErrorCode::NOT_FOUND);
+  CHECK(s->Stat(1)->version == 4);
+  CHECK(CodeOf(s->Read(1, 1, 0, 5)) == ErrorCode::STALE_VERSION);
+  CHECK(s.Read(1, 4, 0, 5) == "hello");
+
+  // A copy in progress moves too and stays kCopying.
+  REQUIRE(s->BeginCopy(2, 1).ok());
+  REQUIRE(s->SetVersion(2, 0, 3).ok());
+  CHECK(s->Stat(2)->version == 3);
+  CHECK(s->Stat(2)->state == ReplicaState::kCopying);
+
+  // A corrupt replica does not move.
+  REQUIRE(s->Create(3, 1).ok());
+  REQUIRE(s.Write(3, 1, 0, Pattern(kBs, 3)).ok());
+  Scribble(s.DataFile(3), 100, "bad");
+  CHECK(CodeOf(s->VerifyBlock(3, 0)) == ErrorCode::CORRUPT);
+  CHECK(CodeOf(s->SetVersion(3, 0, 2)) == ErrorCode::CORRUPT);
+  CHECK(s->Stat(3)->version == 1);
+
+  s.Reopen();
+  CHECK(s->Stat(1)->version == 4);
+  CHECK(s.Read(1, 4, 0, 5) == "hello");
 }
 
 TEST_CASE("ChunkStore: a copy is written, then committed or dropped", "[server][chunk_store]") {

@@ -1,0 +1,295 @@
+#include "meta/server/repair_scheduler.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "common/logging.h"
+#include "proto/wire_error.h"
+
+namespace dfs::meta {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr size_t kSweepPage = 1000;
+constexpr size_t kWorkers = 16;  // the most jobs SetLimits may allow
+constexpr auto kRateWindow = std::chrono::seconds(10);
+
+int64_t WallNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Hex(uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+}  // namespace
+
+RepairScheduler::RepairScheduler(RepairOptions options, raft::RaftNode* node, MetaStore* store,
+                                 NodeRegistry* registry)
+    : options_(options),
+      node_(node),
+      store_(store),
+      registry_(registry),
+      limits_(options.limits),
+      workers_(kWorkers) {
+  limits_.max_jobs = std::min(limits_.max_jobs, kWorkers);
+  loop_ = std::thread([this] { Loop(); });
+}
+
+RepairScheduler::~RepairScheduler() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  loop_.join();
+  // workers_ joins its running jobs as it is destroyed.
+}
+
+RepairStats RepairScheduler::Stats() const {
+  std::lock_guard lock(mu_);
+  RepairStats out = stats_;
+  out.running = in_flight_.size();
+  out.limits = limits_;
+  auto now = SteadyClock::now();
+  uint64_t recent = 0;
+  for (const auto& [when, bytes] : recent_bytes_) {
+    if (now - when <= kRateWindow) recent += bytes;
+  }
+  out.bytes_per_sec = static_cast<double>(recent) /
+                      std::chrono::duration<double>(kRateWindow).count();
+  return out;
+}
+
+void RepairScheduler::SetLimits(const RepairLimits& limits) {
+  std::lock_guard lock(mu_);
+  limits_ = limits;
+  limits_.max_jobs = std::clamp<size_t>(limits_.max_jobs, 1, kWorkers);
+  limits_.per_node_jobs = std::max<size_t>(limits_.per_node_jobs, 1);
+  next_copy_at_ = SteadyClock::now();
+}
+
+void RepairScheduler::ForgetLeadership() {
+  stats_ = RepairStats{};
+  doubts_.clear();
+  recent_bytes_.clear();
+}
+
+void RepairScheduler::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    wake_.wait_for(lock, options_.scan_interval, [&] { return stop_; });
+    if (stop_) break;
+    raft::RaftNodeStatus st = node_->GetStatus();
+    if (st.role != raft::StateRole::kLeader || !store_->formatted()) {
+      if (stats_.leader) ForgetLeadership();
+      continue;
+    }
+    if (term_ != st.term) {
+      ForgetLeadership();
+      term_ = st.term;
+    }
+    stats_.leader = true;
+    registry_->LeadTerm(st.term);
+    stats_.waiting = !registry_->Settled();
+    if (stats_.waiting) continue;
+    lock.unlock();
+    Sweep(st.term);
+    lock.lock();
+  }
+}
+
+void RepairScheduler::Sweep(uint64_t term) {
+  // A new leader may not have applied all its predecessor committed.
+  if (Status s = node_->ReadBarrierAndWait(std::chrono::seconds(5)); !s.ok()) {
+    DFS_LOG(INFO) << "repair sweep skipped: " << s;
+    return;
+  }
+  const std::map<uint64_t, ServerView> servers = registry_->Views();
+  const RepairPolicy policy{options_.replication, store_->chunk_size()};
+  const auto now = SteadyClock::now();
+
+  RepairStats found;
+  std::vector<Job> wanted;
+  decltype(doubts_) doubts;
+  std::unique_lock lock(mu_);
+  decltype(doubts_) before = doubts_;
+  std::mt19937_64 rng(rng_());
+  lock.unlock();
+  uint64_t after_inode = 0, after_index = 0;
+  while (true) {
+    Result<std::vector<LocatedChunk>> page = store_->ScanChunks(after_inode, after_index, kSweepPage);
+    if (!page.ok()) {
+      DFS_LOG(ERROR) << "repair sweep: " << page.status();
+      return;
+    }
+    for (const LocatedChunk& c : *page) {
+      found.chunks_total++;
+      auto sure = [&](uint64_t node_id) {
+        auto key = std::make_tuple(c.record.chunk_id(), node_id, c.record.version());
+        auto it = before.find(key);
+        auto since = it == before.end() ? now : it->second;
+        doubts[key] = since;
+        return now - since >= options_.doubt_grace;
+      };
+      ChunkVerdict v = JudgeChunk(c.record, servers, policy, sure, rng);
+      if (v.unknown) {
+        found.chunks_unknown++;
+        continue;
+      }
+      if (v.lost) found.chunks_lost++;
+      if (!v.lost && v.good < static_cast<int>(policy.replication)) found.chunks_under_replicated++;
+      if (v.zone_degraded) found.chunks_zone_degraded++;
+      if (v.over_replicated) found.chunks_over_replicated++;
+      if (v.healthy(policy.replication)) found.chunks_healthy++;
+      if (v.step.kind != RepairStep::Kind::kNone) {
+        wanted.push_back(Job{c.inode, c.index, c.record.chunk_id(), c.record.version(),
+                             std::move(v.step), v.priority()});
+      }
+    }
+    if (page->size() < kSweepPage) break;
+    after_inode = page->back().inode;
+    after_index = page->back().index;
+  }
+  std::stable_sort(wanted.begin(), wanted.end(),
+                   [](const Job& a, const Job& b) { return a.priority < b.priority; });
+
+  lock.lock();
+  if (stop_ || term_ != term) return;
+  doubts_ = std::move(doubts);
+  uint64_t queued = 0;
+  for (const Job& job : wanted) {
+    if (in_flight_.count(job.chunk_id)) continue;
+    if (!TryStart(job)) queued++;
+  }
+  found.leader = true;
+  found.queued = queued;
+  found.done = stats_.done;
+  found.failed = stats_.failed;
+  found.bytes = stats_.bytes;
+  found.sweeps = stats_.sweeps + 1;
+  stats_ = found;
+}
+
+bool RepairScheduler::TryStart(const Job& job) {
+  if (in_flight_.size() >= limits_.max_jobs) return false;
+  std::vector<uint64_t> touched = {job.step.replicas.front()};
+  touched.insert(touched.end(), job.step.joining.begin(), job.step.joining.end());
+  for (uint64_t id : touched) {
+    if (node_jobs_[id] >= limits_.per_node_jobs) return false;
+  }
+  const bool copies = !job.step.joining.empty();
+  if (copies && limits_.bandwidth > 0 && SteadyClock::now() < next_copy_at_) return false;
+  in_flight_.insert(job.chunk_id);
+  for (uint64_t id : touched)
+    node_jobs_[id]++;
+  workers_.Submit([this, job] { Run(job); });
+  return true;
+}
+
+void RepairScheduler::Run(Job job) {
+  Result<uint64_t> copied = Execute(job);
+  std::lock_guard lock(mu_);
+  in_flight_.erase(job.chunk_id);
+  node_jobs_[job.step.replicas.front()]--;
+  for (uint64_t id : job.step.joining)
+    node_jobs_[id]--;
+  if (!copied.ok()) {
+    stats_.failed++;
+    DFS_LOG(WARN) << "repair of chunk " << Hex(job.chunk_id) << " (" << job.step.why
+                  << "): " << copied.status();
+    return;
+  }
+  stats_.done++;
+  stats_.bytes += *copied;
+  auto now = SteadyClock::now();
+  recent_bytes_.emplace_back(now, *copied);
+  while (!recent_bytes_.empty() && now - recent_bytes_.front().first > kRateWindow) {
+    recent_bytes_.pop_front();
+  }
+  if (limits_.bandwidth > 0 && *copied > 0) {
+    next_copy_at_ = std::max(next_copy_at_, now) +
+                    std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
+                        static_cast<double>(*copied) / static_cast<double>(limits_.bandwidth)));
+  }
+}
+
+Result<uint64_t> RepairScheduler::Execute(const Job& job) {
+  uint64_t version = job.version;
+  if (job.step.kind == RepairStep::Kind::kChange) {
+    ASSIGN_OR_RETURN(pb::ChunkLocation loc,
+                     ChangeChain(job, job.version, job.step.joining, job.step.bump));
+    version = loc.version();
+  }
+  ASSIGN_OR_RETURN(uint64_t copied, Rechain(job, version));
+  if (!job.step.joining.empty()) {
+    RETURN_IF_ERROR(ChangeChain(job, version, {}, /*bump=*/false).status(), "joiners copied");
+  }
+  DFS_LOG(INFO) << "repaired chunk " << Hex(job.chunk_id) << " (" << job.step.why << "): v"
+                << version << ", " << job.step.replicas.size() << " replicas, " << copied
+                << " bytes copied";
+  return copied;
+}
+
+Result<pb::ChunkLocation> RepairScheduler::ChangeChain(const Job& job, uint64_t expect_version,
+                                                       const std::vector<uint64_t>& joining,
+                                                       bool bump) {
+  pb::MetaCommand cmd;
+  cmd.set_now_ns(WallNanos());
+  pb::ChangeChainCommand* change = cmd.mutable_change_chain();
+  change->set_inode(job.inode);
+  change->set_index(job.index);
+  change->set_chunk_id(job.chunk_id);
+  change->set_expect_version(expect_version);
+  change->mutable_replicas()->Assign(job.step.replicas.begin(), job.step.replicas.end());
+  change->mutable_joining()->Assign(joining.begin(), joining.end());
+  change->set_bump(bump);
+  change->set_zone_degraded(job.step.zone_degraded);
+  ASSIGN_OR_RETURN(std::string data,
+                   node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10)),
+                   "changing the chain");
+  pb::MetaReply reply;
+  if (!reply.ParseFromString(data)) return Status::Internal("undecodable reply");
+  RETURN_IF_ERROR(ReplyStatus(reply), "changing the chain");
+  return reply.chunk();
+}
+
+Result<uint64_t> RepairScheduler::Rechain(const Job& job, uint64_t version) {
+  auto replica = [&](uint64_t node_id) -> Result<pb::ChunkReplica> {
+    ASSIGN_OR_RETURN(pb::NodeRecord node, store_->Node(node_id));
+    pb::ChunkReplica r;
+    r.set_node_id(node_id);
+    r.set_address(node.address());
+    r.set_zone(node.zone());
+    return r;
+  };
+  pb::RechainRequest req;
+  req.mutable_header()->set_cluster_id(store_->cluster_id());
+  req.set_chunk_id(job.chunk_id);
+  req.set_version(version);
+  ASSIGN_OR_RETURN(*req.mutable_head(), replica(job.step.replicas.front()));
+  for (size_t i = 1; i < job.step.replicas.size(); i++) {
+    uint64_t id = job.step.replicas[i];
+    bool joins = std::find(job.step.joining.begin(), job.step.joining.end(), id) !=
+                 job.step.joining.end();
+    ASSIGN_OR_RETURN(*(joins ? req.add_joiners() : req.add_members()), replica(id));
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + options_.rechain_timeout);
+  pb::RechainReply reply;
+  grpc::Status rpc = stubs_.Get(req.head().address())->Rechain(&ctx, req, &reply);
+  if (!rpc.ok()) {
+    return Status::Unavailable("rechain on " + req.head().address() + ": " + rpc.error_message());
+  }
+  RETURN_IF_ERROR(StatusFromProto(reply.error()), "rechain on " << req.head().address());
+  return reply.bytes_copied();
+}
+
+}  // namespace dfs::meta

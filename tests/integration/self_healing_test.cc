@@ -1,0 +1,375 @@
+// Integration: self-healing (docs/self_healing.md) with real dfs-meta and
+// dfs-chunkserver processes. A chunk server dies: within node_dead_after
+// plus repair time every chunk is back to three current copies on three
+// zones, as the admin API and the chunk servers themselves say, and every
+// file reads back identical; writes running meanwhile leave every replica
+// byte-identical; the dead server's stale replicas go when it returns; a
+// corrupted replica is replaced; two servers of different zones lost at
+// once cost no file.
+#define CATCH_CONFIG_MAIN
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "client/chunk_client.h"
+#include "client/file_system.h"
+#include "client/meta_client.h"
+#include "proto/admin.grpc.pb.h"
+#include "tests/support/bytes.h"
+#include "tests/support/chunk_servers.h"
+#include "tests/support/meta_leader.h"
+#include "tests/support/server_group.h"
+
+namespace dfs {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kRoot = 1;
+
+std::string Pattern(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (size_t i = 0; i < n; i += 8) {
+    uint64_t v = rng();
+    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
+  }
+  return s;
+}
+
+// A cluster of 3 dfs-meta (node_dead_after 2 s) and chunk servers in the
+// given zones, 1 MiB chunks, and one client.
+class Cluster {
+ public:
+  explicit Cluster(std::vector<std::string> zones)
+      : meta_("dfs-meta", 3,
+              {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--repair-scan-interval",
+               "500ms", "--repair-doubt-grace", "3s"}),
+        chunks_(meta_.dir() + "/chunk", static_cast<int>(zones.size()), meta_.AddressList(),
+                {"--scrub-rate", "0", "--heartbeat-interval", "500ms"}, zones) {
+    for (int i = 1; i <= chunks_.size(); i++)
+      REQUIRE(chunks_.WaitRegistered(i));
+    client::FileSystemOptions o;
+    o.meta = meta_.AddressList();
+    o.zone = "z1";
+    o.meta_timeout = 30s;
+    o.chunk_timeout = 3s;
+    auto fs = client::FileSystem::Open(o);
+    REQUIRE(fs.ok());
+    fs_ = std::move(fs).value();
+    client::MetaClientOptions mo;
+    mo.servers = meta_.AddressList();
+    meta_client_ = std::make_unique<client::MetaClient>(mo);
+    chunk_client_ = std::make_unique<client::ChunkClient>(
+        client::ChunkClientOptions{chunks_.cluster_id(), std::chrono::milliseconds(5000)});
+  }
+
+  client::FileSystem& fs() { return *fs_; }
+  testing::ChunkServers& chunks() { return chunks_; }
+  client::ChunkClient& chunk_client() { return *chunk_client_; }
+
+  int Index(uint64_t node_id) {
+    for (int i = 1; i <= chunks_.size(); i++)
+      if (chunks_.node_id(i) == node_id) return i;
+    return 0;
+  }
+
+  // The leader's admin Status; error set if it cannot be had.
+  pb::StatusReply Status() {
+    pb::StatusReply reply;
+    uint64_t leader = testing::MetaLeader(meta_);
+    if (leader == 0) {
+      reply.mutable_error()->set_code(1);
+      return reply;
+    }
+    auto channel =
+        grpc::CreateChannel(meta_.addresses().at(leader), grpc::InsecureChannelCredentials());
+    auto stub = pb::AdminService::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    grpc::Status s = stub->Status(&ctx, pb::StatusRequest(), &reply);
+    if (!s.ok()) reply.mutable_error()->set_code(1);
+    return reply;
+  }
+
+  // Every chunk of every file, as the leader places them now.
+  std::vector<pb::ChunkLocation> Chunks(const std::vector<uint64_t>& inodes) {
+    std::vector<pb::ChunkLocation> out;
+    for (uint64_t inode : inodes) {
+      auto got = meta_client_->GetChunks(inode, 0, 0);
+      REQUIRE(got.ok());
+      out.insert(out.end(), got->chunks().begin(), got->chunks().end());
+    }
+    return out;
+  }
+
+  // Waits until the leader's last sweep finds every chunk healthy (three
+  // current copies on three zones, nothing to do), then checks each
+  // chunk's chain: 3 replicas, distinct zones, none on `gone`.
+  void WaitHealed(const std::vector<uint64_t>& inodes, std::chrono::seconds timeout,
+                  const std::set<uint64_t>& gone = {}) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    pb::StatusReply st;
+    while (std::chrono::steady_clock::now() < deadline) {
+      st = Status();
+      bool healed = st.error().code() == 0 && !st.repair_waiting() && st.chunks_total() > 0 &&
+                    st.chunks_healthy() == st.chunks_total() && st.repair_running() == 0;
+      if (healed) {
+        bool chains_ok = true;
+        for (const pb::ChunkLocation& c : Chunks(inodes)) {
+          std::set<std::string> zones;
+          for (const auto& r : c.replicas()) {
+            zones.insert(r.zone());
+            if (gone.count(r.node_id())) chains_ok = false;
+          }
+          if (c.replicas_size() != 3 || zones.size() != 3) chains_ok = false;
+        }
+        if (chains_ok) return;
+      }
+      std::this_thread::sleep_for(250ms);
+    }
+    INFO("total " << st.chunks_total() << " healthy " << st.chunks_healthy() << " under "
+                  << st.chunks_under_replicated() << " lost " << st.chunks_lost()
+                  << " zone-degraded " << st.chunks_zone_degraded() << " running "
+                  << st.repair_running() << " done " << st.repair_done() << " failed "
+                  << st.repair_failed());
+    FAIL("the cluster did not heal in time");
+  }
+
+  // Every replica of every chunk answers at the chunk's version with the
+  // same bytes.
+  void CheckReplicasIdentical(const std::vector<uint64_t>& inodes) {
+    for (const pb::ChunkLocation& c : Chunks(inodes)) {
+      std::string first;
+      for (int i = 0; i < c.replicas_size(); i++) {
+        auto got =
+            chunk_client_->Read(c.replicas(i), c.chunk_id(), c.version(), 0, c.length());
+        INFO("chunk " << c.chunk_id() << " v" << c.version() << " on node "
+                      << c.replicas(i).node_id() << ": " << got.status().ToString());
+        REQUIRE(got.ok());
+        if (i == 0) {
+          first = *got;
+        } else {
+          INFO("chunk " << c.chunk_id() << " replica " << i);
+          CHECK(testing::FirstDifference(*got, first) == "");
+        }
+      }
+    }
+  }
+
+ private:
+  testing::ServerGroup meta_;
+  testing::ChunkServers chunks_;
+  std::unique_ptr<client::FileSystem> fs_;
+  std::unique_ptr<client::MetaClient> meta_client_;
+  std::unique_ptr<client::ChunkClient> chunk_client_;
+};
+
+// Writes `data` as file `name` through a fresh handle; returns its inode.
+uint64_t WriteFile(client::FileSystem& fs, const std::string& name, const std::string& data) {
+  client::Caller root;
+  auto h = fs.CreateFile(root, kRoot, name, 0644, O_WRONLY | O_CREAT | O_EXCL);
+  REQUIRE(h.ok());
+  for (size_t off = 0; off < data.size(); off += 256 << 10) {
+    auto n = fs.Write(h->handle, off, std::string_view(data).substr(off, 256 << 10));
+    INFO(n.status().ToString());
+    REQUIRE(n.ok());
+  }
+  Status s = fs.Release(h->handle);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+  return h->attr.inode();
+}
+
+std::string ReadFile(client::FileSystem& fs, uint64_t inode) {
+  client::Caller root;
+  auto h = fs.OpenFile(root, inode, O_RDONLY);
+  REQUIRE(h.ok());
+  std::string out;
+  while (true) {
+    auto got = fs.Read(h->handle, out.size(), 1 << 20);
+    INFO(got.status().ToString());
+    REQUIRE(got.ok());
+    if (got->empty()) break;
+    out += *got;
+  }
+  REQUIRE(fs.Release(h->handle).ok());
+  return out;
+}
+
+struct Files {
+  std::vector<uint64_t> inodes;
+  std::map<uint64_t, std::string> data;
+
+  void Write(client::FileSystem& fs, int n, uint64_t seed, const std::string& prefix) {
+    std::mt19937_64 rng(seed);
+    for (int i = 0; i < n; i++) {
+      size_t size = 4096 + rng() % (1500 << 10);  // up to 2 chunks
+      std::string bytes = Pattern(size, rng());
+      uint64_t inode = WriteFile(fs, prefix + std::to_string(i), bytes);
+      inodes.push_back(inode);
+      data[inode] = std::move(bytes);
+    }
+  }
+  void CheckAll(client::FileSystem& fs) {
+    for (uint64_t inode : inodes) {
+      INFO("inode " << inode);
+      CHECK(testing::FirstDifference(ReadFile(fs, inode), data.at(inode)) == "");
+    }
+  }
+};
+
+std::string FindReplicaFile(const std::string& dir, uint64_t chunk_id) {
+  char name[20];
+  std::snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(chunk_id));
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename() == name) return e.path().string();
+  return "";
+}
+
+TEST_CASE("a dead chunk server's chunks are copied back to three zones; it returns stale") {
+  // Two servers in z1: the dead one's copies have a zone to go to.
+  Cluster c({"z1", "z2", "z3", "z1"});
+  Files files;
+  files.Write(c.fs(), 200, 1, "f");
+  c.WaitHealed(files.inodes, 30s);
+
+  const uint64_t victim = c.chunks().node_id(1);
+  c.chunks().Kill(1);
+  auto killed_at = std::chrono::steady_clock::now();
+  c.WaitHealed(files.inodes, 60s, {victim});
+  auto healed = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at);
+  pb::StatusReply st = c.Status();
+  WARN("re-protected " << st.chunks_total() << " chunks in " << healed.count() << " s ("
+                       << st.repair_done() << " jobs, " << st.repair_bytes() << " bytes)");
+  CHECK(st.chunks_lost() == 0);
+  files.CheckAll(c.fs());
+  c.CheckReplicasIdentical(files.inodes);
+
+  // It comes back: its replicas are stale and go; nothing reads from them.
+  REQUIRE(c.chunks().Start(1));
+  REQUIRE(c.chunks().WaitRegistered(1));
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  uint64_t held = 1;
+  while (std::chrono::steady_clock::now() < deadline && held != 0) {
+    std::this_thread::sleep_for(500ms);
+    held = 0;
+    for (const auto& n : c.Status().nodes())
+      if (n.node_id() == victim) held = n.chunks();
+  }
+  CHECK(held == 0);
+  for (const pb::ChunkLocation& chunk : c.Chunks(files.inodes)) {
+    auto got = c.chunk_client().Read(c.chunks().Replica(1), chunk.chunk_id(), chunk.version(), 0,
+                                     4096);
+    CHECK_FALSE(got.ok());
+  }
+  files.CheckAll(c.fs());
+}
+
+TEST_CASE("writes during repair leave every replica byte-identical") {
+  Cluster c({"z1", "z2", "z3", "z1"});
+  Files files;
+  files.Write(c.fs(), 40, 2, "old");
+  c.WaitHealed(files.inodes, 30s);
+
+  // A writer rewrites and appends to existing files while repair runs.
+  std::atomic<bool> stop{false};
+  std::atomic<int> writes{0};
+  std::mutex mu;
+  std::thread writer([&] {
+    std::mt19937_64 rng(3);
+    client::Caller root;
+    while (!stop) {
+      uint64_t inode = files.inodes[rng() % files.inodes.size()];
+      std::string& model = files.data[inode];
+      auto h = c.fs().OpenFile(root, inode, O_WRONLY);
+      if (!h.ok()) continue;
+      uint64_t off = rng() % (model.size() + 1);
+      std::string bytes = Pattern(1 + rng() % (300 << 10), rng());
+      auto n = c.fs().Write(h->handle, off, bytes);
+      Status closed = c.fs().Release(h->handle);
+      if (n.ok() && closed.ok()) {
+        std::lock_guard lock(mu);
+        if (model.size() < off + bytes.size()) model.resize(off + bytes.size(), '\0');
+        model.replace(off, bytes.size(), bytes);
+        writes++;
+      } else {
+        // The application saw an error: the test fails below.
+        std::lock_guard lock(mu);
+        FAIL_CHECK("write failed: " << n.status().ToString() << " / " << closed.ToString());
+      }
+    }
+  });
+  c.chunks().Kill(1);
+  c.WaitHealed(files.inodes, 60s, {c.chunks().node_id(1)});
+  stop = true;
+  writer.join();
+  INFO(writes.load() << " writes during repair");
+  CHECK(writes.load() > 0);
+  c.WaitHealed(files.inodes, 30s, {c.chunks().node_id(1)});
+  c.CheckReplicasIdentical(files.inodes);
+  files.CheckAll(c.fs());
+}
+
+TEST_CASE("a corrupted replica is detected and replaced") {
+  Cluster c({"z1", "z2", "z3", "z1"});
+  Files files;
+  files.Write(c.fs(), 5, 4, "c");
+  c.WaitHealed(files.inodes, 30s);
+  pb::ChunkLocation chunk = c.Chunks({files.inodes[0]}).at(0);
+  const pb::ChunkReplica victim = chunk.replicas(1);
+  std::string file = FindReplicaFile(c.chunks().data_dir(c.Index(victim.node_id())),
+                                     chunk.chunk_id());
+  REQUIRE(!file.empty());
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    char byte = 0;
+    f.seekg(100);
+    f.read(&byte, 1);
+    byte ^= 0x40;
+    f.seekp(100);
+    f.write(&byte, 1);
+  }
+  // A read finds it (as the scrubber would).
+  auto bad = c.chunk_client().Read(victim, chunk.chunk_id(), chunk.version(), 0, 4096);
+  CHECK(bad.status().code() == ErrorCode::CORRUPT);
+  // Repair replaces it: three good copies again, identical.
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  bool replaced = false;
+  while (!replaced && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(500ms);
+    pb::ChunkLocation now = c.Chunks({files.inodes[0]}).at(0);
+    replaced = now.version() > chunk.version();
+  }
+  REQUIRE(replaced);
+  c.WaitHealed(files.inodes, 30s);
+  c.CheckReplicasIdentical(files.inodes);
+  files.CheckAll(c.fs());
+}
+
+TEST_CASE("two servers of different zones lost: every file readable, three copies again") {
+  Cluster c({"z1", "z2", "z3", "z1", "z2", "z3"});
+  Files files;
+  files.Write(c.fs(), 30, 5, "two");
+  c.WaitHealed(files.inodes, 30s);
+  c.chunks().Kill(1);  // z1
+  c.chunks().Kill(2);  // z2
+  files.CheckAll(c.fs());  // at least one copy of every chunk is left
+  c.WaitHealed(files.inodes, 60s, {c.chunks().node_id(1), c.chunks().node_id(2)});
+  files.CheckAll(c.fs());
+  c.CheckReplicasIdentical(files.inodes);
+}
+
+}  // namespace
+}  // namespace dfs
