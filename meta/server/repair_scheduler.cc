@@ -57,6 +57,7 @@ RepairStats RepairScheduler::Stats() const {
   std::lock_guard lock(mu_);
   RepairStats out = stats_;
   out.running = in_flight_.size();
+  out.queued = out.leader ? pending_.size() : 0;
   out.limits = limits_;
   auto now = SteadyClock::now();
   uint64_t recent = 0;
@@ -78,6 +79,7 @@ void RepairScheduler::SetLimits(const RepairLimits& limits) {
 
 void RepairScheduler::ForgetLeadership() {
   stats_ = RepairStats{};
+  pending_.clear();
   doubts_.clear();
   recent_bytes_.clear();
 }
@@ -164,18 +166,27 @@ void RepairScheduler::Sweep(uint64_t term) {
   lock.lock();
   if (stop_ || term_ != term) return;
   doubts_ = std::move(doubts);
-  uint64_t queued = 0;
-  for (const Job& job : wanted) {
-    if (in_flight_.count(job.chunk_id)) continue;
-    if (!TryStart(job)) queued++;
+  pending_.clear();
+  for (Job& job : wanted) {
+    if (!in_flight_.count(job.chunk_id)) pending_.push_back(std::move(job));
   }
+  StartPending();
   found.leader = true;
-  found.queued = queued;
   found.done = stats_.done;
   found.failed = stats_.failed;
   found.bytes = stats_.bytes;
   found.sweeps = stats_.sweeps + 1;
   stats_ = found;
+}
+
+void RepairScheduler::StartPending() {
+  // Most endangered first; a step whose plan has gone stale meanwhile is
+  // refused by its conditional ChangeChain and judged again next sweep.
+  std::vector<Job> left;
+  for (Job& job : pending_) {
+    if (in_flight_.count(job.chunk_id) || !TryStart(job)) left.push_back(std::move(job));
+  }
+  pending_ = std::move(left);
 }
 
 bool RepairScheduler::TryStart(const Job& job) {
@@ -205,19 +216,24 @@ void RepairScheduler::Run(Job job) {
     stats_.failed++;
     DFS_LOG(WARN) << "repair of chunk " << Hex(job.chunk_id) << " (" << job.step.why
                   << "): " << copied.status();
-    return;
+  } else {
+    Account(*copied);
   }
+  if (!stop_ && stats_.leader) StartPending();
+}
+
+void RepairScheduler::Account(uint64_t copied) {
   stats_.done++;
-  stats_.bytes += *copied;
+  stats_.bytes += copied;
   auto now = SteadyClock::now();
-  recent_bytes_.emplace_back(now, *copied);
+  recent_bytes_.emplace_back(now, copied);
   while (!recent_bytes_.empty() && now - recent_bytes_.front().first > kRateWindow) {
     recent_bytes_.pop_front();
   }
-  if (limits_.bandwidth > 0 && *copied > 0) {
+  if (limits_.bandwidth > 0 && copied > 0) {
     next_copy_at_ = std::max(next_copy_at_, now) +
                     std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(*copied) / static_cast<double>(limits_.bandwidth)));
+                        static_cast<double>(copied) / static_cast<double>(limits_.bandwidth)));
   }
 }
 

@@ -27,6 +27,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 #include "client/chunk_stub_pool.h"
 #include "common/result.h"
@@ -102,7 +103,12 @@ class RepairScheduler {
   // One sweep of the chunk map; starts the jobs the limits allow.
   void Sweep(uint64_t term);
   bool TryStart(const Job& job);  // REQUIRES: mu_ held
+  // Starts what the limits allow of the last sweep's steps not yet
+  // started. REQUIRES: mu_ held.
+  void StartPending();
   void Run(Job job);
+  // Counts a finished step's copied bytes (stats, bandwidth). REQUIRES: mu_ held.
+  void Account(uint64_t copied);
   // The step's proposals and its rechain; the bytes the joiners copied.
   Result<uint64_t> Execute(const Job& job);
   Result<pb::ChunkLocation> ChangeChain(const Job& job, uint64_t expect_version,
@@ -123,6 +129,7 @@ class RepairScheduler {
   RepairStats stats_;
   RepairLimits limits_;
   std::set<uint64_t> in_flight_;             // chunk ids
+  std::vector<Job> pending_;                 // wanted at the last sweep, not started
   std::map<uint64_t, size_t> node_jobs_;     // node id -> jobs touching it
   // (chunk id, node id, record version) -> when it first looked short.
   std::map<std::tuple<uint64_t, uint64_t, uint64_t>, std::chrono::steady_clock::time_point> doubts_;

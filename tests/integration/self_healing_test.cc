@@ -265,7 +265,8 @@ TEST_CASE("a dead chunk server's chunks are copied back to three zones; it retur
   while (std::chrono::steady_clock::now() < deadline && held != 0) {
     std::this_thread::sleep_for(500ms);
     held = 0;
-    for (const auto& n : c.Status().nodes())
+    pb::StatusReply st = c.Status();
+    for (const auto& n : st.nodes())
       if (n.node_id() == victim) held = n.chunks();
   }
   CHECK(held == 0);
