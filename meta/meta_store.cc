@@ -92,6 +92,8 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::ExpireSessions(txn, ctx, cmd.expire_sessions());
     case pb::MetaCommand::kChangeChain:
       return ops::ChangeChain(txn, ctx, cmd.change_chain());
+    case pb::MetaCommand::kSetNodeState:
+      return ops::SetNodeState(txn, ctx, cmd.set_node_state());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }

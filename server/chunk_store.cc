@@ -1093,7 +1093,7 @@ uint64_t ChunkStoreImpl::CapacityBytes() {
     if (!seen.insert(dir->device()).second || statvfs(dir->path().c_str(), &vfs) != 0) continue;
     total += uint64_t{vfs.f_blocks} * vfs.f_frsize;
   }
-  return total;
+  return options_.capacity > 0 ? std::min(total, options_.capacity) : total;
 }
 
 uint64_t ChunkStoreImpl::FreeBytes() {
@@ -1104,7 +1104,11 @@ uint64_t ChunkStoreImpl::FreeBytes() {
     if (!seen.insert(dir->device()).second || statvfs(dir->path().c_str(), &vfs) != 0) continue;
     total += uint64_t{vfs.f_bavail} * vfs.f_frsize;
   }
-  return total;
+  if (options_.capacity == 0) return total;
+  uint64_t used = 0;
+  for (const ReplicaInfo& r : List())
+    used += r.length;
+  return std::min(total, options_.capacity - std::min(options_.capacity, used));
 }
 
 }  // namespace

@@ -61,6 +61,10 @@ struct ReadResult {
 struct ChunkStoreOptions {
   std::vector<std::string> dirs;      // one or more data directories; created if missing
   uint64_t chunk_size = 64ull << 20;  // largest replica; a multiple of kBlockSize
+  // Space this server offers, at most; 0: all of the data directories'
+  // file systems. With a limit, free space is the limit less the replicas'
+  // lengths (and never more than the file systems have free).
+  uint64_t capacity = 0;
 };
 
 class ChunkStore {

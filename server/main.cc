@@ -10,6 +10,7 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -37,6 +38,7 @@ struct ChunkServerConfig {
   std::vector<std::string> data_dirs;
   std::vector<std::string> meta;
   Bytes scrub_rate{4 << 20};
+  Bytes capacity{0};
   std::chrono::milliseconds heartbeat_interval{1000};
   std::string log_level = "info";
 };
@@ -67,6 +69,8 @@ int Main(int argc, char** argv) {
   parser.Add("data_dir", &cfg.data_dirs, "data directories, DIR[,DIR...] (one per disk)");
   parser.Add("meta", &cfg.meta, "every dfs-meta address, HOST:PORT[,HOST:PORT...]");
   parser.Add("scrub_rate", &cfg.scrub_rate, "bytes per second the scrubber verifies (0 = off)");
+  parser.Add("capacity", &cfg.capacity,
+             "space offered at most, e.g. 500GiB (0 = all of the data directories' disks)");
   parser.Add("heartbeat_interval", &cfg.heartbeat_interval, "heartbeat to the meta leader");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
   Status s = parser.Parse(argc, argv);
@@ -104,6 +108,10 @@ int Main(int argc, char** argv) {
   MetaLink link(MetaLinkOptions{cfg.meta, cfg.advertise, cfg.zone, cfg.heartbeat_interval});
   uint64_t capacity = 0, free = 0;
   DiskSpace(cfg.data_dirs, &capacity, &free);
+  if (cfg.capacity.value > 0) {
+    capacity = std::min(capacity, cfg.capacity.value);
+    free = std::min(free, capacity);  // the store's first heartbeat knows better
+  }
   Result<NodeIdentity> identity = link.Register(*known, capacity, free, g_stop);
   if (!identity.ok()) return Fail(identity.status());
   if (!known->registered()) {
@@ -114,7 +122,7 @@ int Main(int argc, char** argv) {
                 << " (zone " << cfg.zone << ")";
 
   Result<std::unique_ptr<ChunkStore>> store =
-      ChunkStore::Open(ChunkStoreOptions{cfg.data_dirs, identity->chunk_size});
+      ChunkStore::Open(ChunkStoreOptions{cfg.data_dirs, identity->chunk_size, cfg.capacity.value});
   if (!store.ok()) return Fail(store.status());
 
   client::ChunkStubPool peers;

@@ -66,9 +66,12 @@ Result<pb::MetaReply> CommitWrite(MetaTxn& txn, const OpContext& ctx,
 Result<pb::MetaReply> ChangeChain(MetaTxn& txn, const OpContext& ctx,
                                   const pb::ChangeChainCommand& req);
 
-// Chunk servers (register_node.cc).
+// Chunk servers (register_node.cc, set_node_state.cc). A re-registration
+// keeps the state; the state is one of active, draining, removed.
 Result<pb::MetaReply> RegisterNode(MetaTxn& txn, const OpContext& ctx,
                                    const pb::RegisterNodeRequest& req);
+Result<pb::MetaReply> SetNodeState(MetaTxn& txn, const OpContext& ctx,
+                                   const pb::SetNodeStateCommand& req);
 
 // Garbage replicas the chunk servers have drained (forget_garbage.cc):
 // each pair's node leaves its garbage record, a record left with no node

@@ -23,8 +23,20 @@ class AdminServiceImpl final : public pb::AdminService::Service {
 
   grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                       pb::StatusReply* reply) override;
+  // Marks a chunk server draining; the repair scheduler moves its copies
+  // off and marks it removed once it holds nothing.
+  grpc::Status Drain(grpc::ServerContext* ctx, const pb::NodeRequest* req,
+                     pb::AdminReply* reply) override;
+  // The repair limits of this leader (not replicated: a new leader starts
+  // from its configuration).
+  grpc::Status SetRepairLimits(grpc::ServerContext* ctx, const pb::SetRepairLimitsRequest* req,
+                               pb::AdminReply* reply) override;
 
  private:
+  // OK on the leader of a formatted cluster that the header may name;
+  // otherwise fills `error` (NOT_LEADER with the leader's address).
+  bool Serving(const pb::RpcHeader& header, pb::Error* error) const;
+
   raft::RaftNode* node_;
   std::map<uint64_t, std::string> peers_;
   MetaStore* store_;

@@ -27,19 +27,19 @@ size_t DistinctZones(const std::map<uint64_t, ServerView>& servers,
 
 // A live, active server outside `chain` and `exclude` with room for a
 // copy and no corrupt replica of the chunk, at random weighted by free
-// space; on a zone `chain` does not cover when one qualifies, else (only if
-// `any_zone`) anywhere. 0 if none.
+// space; on a zone `covering` does not cover when one qualifies, else
+// (only if `any_zone`) anywhere. 0 if none.
 uint64_t PickTarget(const std::map<uint64_t, ServerView>& servers, uint64_t chunk_id,
-                    const std::vector<uint64_t>& chain, const std::vector<uint64_t>& exclude,
-                    uint64_t chunk_size, bool any_zone, std::mt19937_64& rng) {
+                    const std::vector<uint64_t>& chain, const std::vector<uint64_t>& covering,
+                    const std::set<uint64_t>& exclude, uint64_t chunk_size, bool any_zone,
+                    std::mt19937_64& rng) {
   std::set<std::string> covered;
-  for (uint64_t id : chain)
+  for (uint64_t id : covering)
     covered.insert(ZoneOf(servers, id));
   std::vector<std::pair<uint64_t, double>> fresh, other;
   for (const auto& [id, s] : servers) {
     if (!s.live || !s.reported || s.record.state() != "active" || s.free < chunk_size) continue;
-    if (std::find(chain.begin(), chain.end(), id) != chain.end()) continue;
-    if (std::find(exclude.begin(), exclude.end(), id) != exclude.end()) continue;
+    if (std::find(chain.begin(), chain.end(), id) != chain.end() || exclude.count(id)) continue;
     auto held = s.held.find(chunk_id);
     if (held != s.held.end() && held->second.corrupt) continue;
     auto& list = covered.count(s.record.zone()) ? other : fresh;
@@ -54,17 +54,31 @@ uint64_t PickTarget(const std::map<uint64_t, ServerView>& servers, uint64_t chun
   return pool[pick(rng)].first;
 }
 
+double UsedFraction(const std::map<uint64_t, ServerView>& servers, uint64_t node_id) {
+  const ServerView* s = Find(servers, node_id);
+  if (s == nullptr || s->capacity == 0) return 0;
+  return 1.0 - static_cast<double>(std::min(s->free, s->capacity)) / static_cast<double>(s->capacity);
+}
+
 // The member to drop from an over-replicated chain: one on a zone the
-// chain covers twice (the last such, sparing the head), else the last.
+// chain covers twice (the fullest such server; the head only if it is the
+// only choice), else the last.
 uint64_t PickDrop(const std::map<uint64_t, ServerView>& servers,
                   const std::vector<uint64_t>& holders) {
   std::map<std::string, int> per_zone;
   for (uint64_t id : holders)
     per_zone[ZoneOf(servers, id)]++;
-  for (size_t i = holders.size(); i-- > 1;) {
-    if (per_zone[ZoneOf(servers, holders[i])] > 1) return holders[i];
+  uint64_t best = 0;
+  double best_used = -1;
+  for (size_t i = 1; i < holders.size(); i++) {
+    if (per_zone[ZoneOf(servers, holders[i])] < 2) continue;
+    double used = UsedFraction(servers, holders[i]);
+    if (used >= best_used) {
+      best = holders[i];
+      best_used = used;
+    }
   }
-  return holders.back();
+  return best != 0 ? best : holders.back();
 }
 
 }  // namespace
@@ -128,36 +142,58 @@ ChunkVerdict JudgeChunk(const pb::ChunkRecord& record, const std::map<uint64_t, 
   }
 
   // The chain after this step: holders first (the head must hold the
-  // data), then joiners.
+  // data), then joiners. Copies on leaving servers (draining, or moved off
+  // by rebalance) stay until enough others exist, but do not count.
   std::vector<uint64_t> chain = holders;
   chain.insert(chain.end(), joiners.begin(), joiners.end());
   std::vector<uint64_t> joining = joiners;
+  std::vector<uint64_t> staying;  // holders and joiners not leaving
+  for (uint64_t id : chain)
+    if (!policy.leaving.count(id)) staying.push_back(id);
+  std::set<uint64_t> exclude(left.begin(), left.end());
+  exclude.insert(policy.no_target.begin(), policy.no_target.end());
+  exclude.insert(policy.leaving.begin(), policy.leaving.end());
   const bool dropped = !left.empty();
   bool changed = dropped;
-  const int copies = static_cast<int>(chain.size());
+  const int copies = static_cast<int>(staying.size());
   if (copies < wanted) {
-    if (uint64_t t = PickTarget(servers, record.chunk_id(), chain, left, policy.chunk_size,
-                                /*any_zone=*/true, rng)) {
+    if (uint64_t t = PickTarget(servers, record.chunk_id(), chain, staying, exclude,
+                                policy.chunk_size, /*any_zone=*/!policy.keep_zones, rng)) {
       chain.push_back(t);
       joining.push_back(t);
       changed = true;
-      v.step.why = "copy " + std::to_string(copies) + " of " + std::to_string(wanted);
+      v.step.why = "copy " + std::to_string(copies + 1) + " of " + std::to_string(wanted);
     }
-  } else if (joiners.empty() && DistinctZones(servers, chain) < std::min<size_t>(wanted, chain.size())) {
-    if (uint64_t t = PickTarget(servers, record.chunk_id(), chain, left, policy.chunk_size,
-                                /*any_zone=*/false, rng)) {
+  } else if (joiners.empty() &&
+             DistinctZones(servers, staying) < std::min<size_t>(wanted, staying.size())) {
+    if (uint64_t t = PickTarget(servers, record.chunk_id(), chain, staying, exclude,
+                                policy.chunk_size, /*any_zone=*/false, rng)) {
       chain.push_back(t);
       joining.push_back(t);
       changed = true;
       v.step.why = "a copy on a zone it lacks";
     }
   }
-  if (!changed && joiners.empty() && static_cast<int>(good.size()) > wanted &&
-      v.lagging.empty()) {
-    uint64_t drop = PickDrop(servers, good);
-    chain.erase(std::find(chain.begin(), chain.end(), drop));
-    changed = true;
-    v.step.why = "one copy too many";
+  if (!changed && joiners.empty() && v.lagging.empty()) {
+    uint64_t drop = 0;
+    int good_staying = 0;
+    for (uint64_t id : good)
+      if (!policy.leaving.count(id)) good_staying++;
+    for (uint64_t id : good) {
+      if (policy.leaving.count(id) && good_staying >= wanted) {
+        drop = id;
+        v.step.why = "moving off server " + std::to_string(id);
+        break;
+      }
+    }
+    if (drop == 0 && static_cast<int>(good.size()) > wanted) {
+      drop = PickDrop(servers, good);
+      v.step.why = "one copy too many";
+    }
+    if (drop != 0) {
+      chain.erase(std::find(chain.begin(), chain.end(), drop));
+      changed = true;
+    }
   }
   if (dropped && v.step.why.empty()) v.step.why = "members lost";
   if (changed) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,15 @@ struct ChunkVerdict {
 struct RepairPolicy {
   uint32_t replication = 3;
   uint64_t chunk_size = 64ull << 20;  // free space a new copy needs
+  // Servers whose copies move elsewhere (draining, or too full for the
+  // balance band): their copies do not count towards `replication`, and
+  // go once enough others exist.
+  std::set<uint64_t> leaving;
+  // Servers that take no new copy (too full for the balance band).
+  std::set<uint64_t> no_target;
+  // New copies only on zones the staying copies do not cover (a move must
+  // not cost zone spread).
+  bool keep_zones = false;
 };
 
 // Judges one chunk. The rules, in order:
@@ -70,6 +80,9 @@ struct RepairPolicy {
 //   - with enough copies but fewer zones than possible, a copy is added on
 //     a missing zone first, and an extra copy on a doubled zone is dropped
 //     after;
+//   - copies on leaving servers (policy.leaving) are replaced the same way
+//     and dropped once enough others exist; an extra copy goes from a
+//     doubled zone, the fullest server first;
 //   - leftover joiners and lagging members are finished by a rechain.
 // `sure(node_id)` says whether a member that looks short of the chunk
 // (missing it, or lagging) has looked so long enough to act on.

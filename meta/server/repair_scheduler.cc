@@ -1,6 +1,7 @@
 #include "meta/server/repair_scheduler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kSweepPage = 1000;
 constexpr size_t kWorkers = 16;  // the most jobs SetLimits may allow
 constexpr auto kRateWindow = std::chrono::seconds(10);
+constexpr double kBalanceBand = 0.10;  // used fractions within 10 points of the mean
 
 int64_t WallNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -114,9 +116,28 @@ void RepairScheduler::Sweep(uint64_t term) {
     DFS_LOG(INFO) << "repair sweep skipped: " << s;
     return;
   }
-  const std::map<uint64_t, ServerView> servers = registry_->Views();
-  const RepairPolicy policy{options_.replication, store_->chunk_size()};
+  std::map<uint64_t, ServerView> servers = registry_->Views();
+  RepairPolicy policy{options_.replication, store_->chunk_size()};
+  std::set<uint64_t> draining;
+  for (const pb::NodeRecord& record : store_->Nodes()) {
+    // The replicated state is the word on a server's state.
+    auto it = servers.find(record.node_id());
+    if (it != servers.end()) it->second.record.set_state(record.state());
+    if (record.state() == "draining") draining.insert(record.node_id());
+  }
+  policy.leaving = draining;
+  const Balance balance = JudgeBalance(servers);
+  RepairPolicy move_policy = policy;  // for rebalance moves off one source
+  move_policy.no_target = balance.no_target;
+  move_policy.keep_zones = true;
   const auto now = SteadyClock::now();
+  std::set<uint64_t> listed;  // servers some chain lists
+  std::vector<Job> moves;
+  size_t move_budget = 0;
+  {
+    std::lock_guard guard(mu_);
+    move_budget = balance.balanced ? 0 : limits_.max_jobs;
+  }
 
   RepairStats found;
   std::vector<Job> wanted;
@@ -141,7 +162,22 @@ void RepairScheduler::Sweep(uint64_t term) {
         doubts[key] = since;
         return now - since >= options_.doubt_grace;
       };
+      listed.insert(c.record.replicas().begin(), c.record.replicas().end());
       ChunkVerdict v = JudgeChunk(c.record, servers, policy, sure, rng);
+      if (v.healthy(policy.replication) && moves.size() < move_budget) {
+        // Rebalance, below repair: one copy off a server above the band.
+        for (uint64_t id : c.record.replicas()) {
+          if (!balance.sources.count(id)) continue;
+          move_policy.leaving = draining;
+          move_policy.leaving.insert(id);
+          ChunkVerdict move = JudgeChunk(c.record, servers, move_policy, sure, rng);
+          if (move.step.kind != RepairStep::Kind::kNone) {
+            moves.push_back(Job{c.inode, c.index, c.record.chunk_id(), c.record.version(),
+                                std::move(move.step), static_cast<int>(policy.replication) + 1});
+            break;
+          }
+        }
+      }
       if (v.unknown) {
         found.chunks_unknown++;
         continue;
@@ -162,6 +198,10 @@ void RepairScheduler::Sweep(uint64_t term) {
   }
   std::stable_sort(wanted.begin(), wanted.end(),
                    [](const Job& a, const Job& b) { return a.priority < b.priority; });
+  found.balanced = balance.balanced;
+  found.rebalance_queued = moves.size();
+  if (wanted.empty()) wanted = std::move(moves);
+  FinishDrains(draining, listed, servers);
 
   lock.lock();
   if (stop_ || term_ != term) return;
@@ -177,6 +217,56 @@ void RepairScheduler::Sweep(uint64_t term) {
   found.bytes = stats_.bytes;
   found.sweeps = stats_.sweeps + 1;
   stats_ = found;
+}
+
+RepairScheduler::Balance RepairScheduler::JudgeBalance(
+    const std::map<uint64_t, ServerView>& servers) {
+  // Live, active servers with a known capacity: the used fraction of each,
+  // and the mean.
+  std::map<uint64_t, double> used;
+  double sum = 0;
+  for (const auto& [id, s] : servers) {
+    if (!s.live || !s.reported || s.record.state() != "active" || s.capacity == 0) continue;
+    double f = 1.0 - static_cast<double>(std::min(s.free, s.capacity)) /
+                         static_cast<double>(s.capacity);
+    used[id] = f;
+    sum += f;
+  }
+  Balance b;
+  if (used.size() < 2) return b;
+  const double mean = sum / static_cast<double>(used.size());
+  for (const auto& [id, f] : used) {
+    if (std::abs(f - mean) > kBalanceBand) b.balanced = false;
+  }
+  if (b.balanced) return b;
+  // Copies move from servers well above the mean to servers below it.
+  for (const auto& [id, f] : used) {
+    if (f > mean + kBalanceBand / 2) b.sources.insert(id);
+    if (f >= mean) b.no_target.insert(id);
+  }
+  return b;
+}
+
+void RepairScheduler::FinishDrains(const std::set<uint64_t>& draining,
+                                   const std::set<uint64_t>& listed,
+                                   const std::map<uint64_t, ServerView>& servers) {
+  for (uint64_t id : draining) {
+    if (listed.count(id)) continue;
+    auto it = servers.find(id);
+    bool empty = it == servers.end() || !it->second.live ||
+                 (it->second.reported && it->second.held.empty());
+    if (!empty) continue;  // its stale copies are still being deleted
+    pb::MetaCommand cmd;
+    cmd.set_now_ns(WallNanos());
+    cmd.mutable_set_node_state()->set_node_id(id);
+    cmd.mutable_set_node_state()->set_state("removed");
+    auto r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+    if (r.ok()) {
+      DFS_LOG(INFO) << "chunk server " << id << " drained: removed";
+    } else {
+      DFS_LOG(WARN) << "marking drained chunk server " << id << " removed: " << r.status();
+    }
+  }
 }
 
 void RepairScheduler::StartPending() {

@@ -73,6 +73,8 @@ struct RepairStats {
   uint64_t bytes = 0;
   double bytes_per_sec = 0;
   uint64_t sweeps = 0;  // completed since this leadership began
+  bool balanced = true;
+  uint64_t rebalance_queued = 0;  // moves chosen at the last sweep
   RepairLimits limits;
 };
 
@@ -98,6 +100,20 @@ class RepairScheduler {
     RepairStep step;
     int priority = 0;
   };
+
+  // Whether the live, active servers' used fractions are all within the
+  // balance band of their mean; if not, the servers copies move off and
+  // the ones that take none.
+  struct Balance {
+    bool balanced = true;
+    std::set<uint64_t> sources;
+    std::set<uint64_t> no_target;
+  };
+  static Balance JudgeBalance(const std::map<uint64_t, ServerView>& servers);
+  // Marks removed the draining servers no chain lists and that hold
+  // nothing (or are gone).
+  void FinishDrains(const std::set<uint64_t>& draining, const std::set<uint64_t>& listed,
+                    const std::map<uint64_t, ServerView>& servers);
 
   void Loop();
   // One sweep of the chunk map; starts the jobs the limits allow.

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -52,12 +53,12 @@ std::string Pattern(size_t n, uint64_t seed) {
 // given zones, 1 MiB chunks, and one client.
 class Cluster {
  public:
-  explicit Cluster(std::vector<std::string> zones)
+  explicit Cluster(std::vector<std::string> zones, std::vector<std::string> chunk_args = {})
       : meta_("dfs-meta", 3,
               {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--repair-scan-interval",
                "500ms", "--repair-doubt-grace", "3s"}),
         chunks_(meta_.dir() + "/chunk", static_cast<int>(zones.size()), meta_.AddressList(),
-                {"--scrub-rate", "0", "--heartbeat-interval", "500ms"}, zones) {
+                WithDefaults(std::move(chunk_args)), zones) {
     for (int i = 1; i <= chunks_.size(); i++)
       REQUIRE(chunks_.WaitRegistered(i));
     client::FileSystemOptions o;
@@ -75,6 +76,11 @@ class Cluster {
         client::ChunkClientOptions{chunks_.cluster_id(), std::chrono::milliseconds(5000)});
   }
 
+  static std::vector<std::string> WithDefaults(std::vector<std::string> args) {
+    args.insert(args.end(), {"--scrub-rate", "0", "--heartbeat-interval", "500ms"});
+    return args;
+  }
+
   client::FileSystem& fs() { return *fs_; }
   testing::ChunkServers& chunks() { return chunks_; }
   client::ChunkClient& chunk_client() { return *chunk_client_; }
@@ -88,19 +94,37 @@ class Cluster {
   // The leader's admin Status; error set if it cannot be had.
   pb::StatusReply Status() {
     pb::StatusReply reply;
-    uint64_t leader = testing::MetaLeader(meta_);
-    if (leader == 0) {
+    auto stub = AdminStub();
+    if (!stub) {
       reply.mutable_error()->set_code(1);
       return reply;
     }
-    auto channel =
-        grpc::CreateChannel(meta_.addresses().at(leader), grpc::InsecureChannelCredentials());
-    auto stub = pb::AdminService::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 5s);
     grpc::Status s = stub->Status(&ctx, pb::StatusRequest(), &reply);
     if (!s.ok()) reply.mutable_error()->set_code(1);
     return reply;
+  }
+
+  // Admin Drain of a chunk server, through the leader.
+  pb::AdminReply Drain(uint64_t node_id) {
+    pb::AdminReply reply;
+    auto stub = AdminStub();
+    REQUIRE(stub);
+    pb::NodeRequest req;
+    req.set_node_id(node_id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 15s);
+    REQUIRE(stub->Drain(&ctx, req, &reply).ok());
+    return reply;
+  }
+
+  // The leader's view of one chunk server.
+  pb::NodeInfo NodeOf(uint64_t node_id) {
+    pb::StatusReply st = Status();
+    for (const pb::NodeInfo& n : st.nodes())
+      if (n.node_id() == node_id) return n;
+    return pb::NodeInfo();
   }
 
   // Every chunk of every file, as the leader places them now.
@@ -169,6 +193,13 @@ class Cluster {
   }
 
  private:
+  std::unique_ptr<pb::AdminService::Stub> AdminStub() {
+    uint64_t leader = testing::MetaLeader(meta_);
+    if (leader == 0) return nullptr;
+    return pb::AdminService::NewStub(
+        grpc::CreateChannel(meta_.addresses().at(leader), grpc::InsecureChannelCredentials()));
+  }
+
   testing::ServerGroup meta_;
   testing::ChunkServers chunks_;
   std::unique_ptr<client::FileSystem> fs_;
@@ -370,6 +401,105 @@ TEST_CASE("two servers of different zones lost: every file readable, three copie
   c.WaitHealed(files.inodes, 60s, {c.chunks().node_id(1), c.chunks().node_id(2)});
   files.CheckAll(c.fs());
   c.CheckReplicasIdentical(files.inodes);
+}
+
+TEST_CASE("drain empties a chunk server with no failed read, then removes it") {
+  Cluster c({"z1", "z2", "z3", "z1"});
+  Files files;
+  files.Write(c.fs(), 40, 6, "d");
+  c.WaitHealed(files.inodes, 30s);
+  const uint64_t drained = c.chunks().node_id(1);
+  REQUIRE(c.NodeOf(drained).chunks() > 0);
+
+  // A reader goes over every file while the replicas move.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, failed{0};
+  std::thread reader([&] {
+    while (!stop) {
+      for (uint64_t inode : files.inodes) {
+        client::Caller root;
+        auto h = c.fs().OpenFile(root, inode, O_RDONLY);
+        if (!h.ok()) {
+          failed++;
+          continue;
+        }
+        std::string out;
+        while (true) {
+          auto got = c.fs().Read(h->handle, out.size(), 1 << 20);
+          if (!got.ok()) {
+            failed++;
+            break;
+          }
+          if (got->empty()) break;
+          out += *got;
+        }
+        if (out != files.data.at(inode)) failed++;
+        c.fs().Release(h->handle);
+        reads++;
+      }
+    }
+  });
+  pb::AdminReply drain = c.Drain(drained);
+  INFO(drain.error().message());
+  REQUIRE(drain.error().code() == 0);
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  pb::NodeInfo n;
+  while (std::chrono::steady_clock::now() < deadline) {
+    n = c.NodeOf(drained);
+    if (n.state() == "removed" && n.chunks() == 0) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  stop = true;
+  reader.join();
+  CHECK(n.state() == "removed");
+  CHECK(n.chunks() == 0);
+  CHECK(reads.load() > 0);
+  CHECK(failed.load() == 0);
+  c.WaitHealed(files.inodes, 30s, {drained});
+  files.CheckAll(c.fs());
+}
+
+TEST_CASE("an empty chunk server added to a cluster with data ends within the balance band") {
+  // About 52 MiB of data per zone, 240 MiB offered per server: the lone
+  // servers of z2 and z3 are 22% full, those of z1 11%. A fifth server in
+  // z2 starts empty, 13 points below the mean of 13%: copies move to it
+  // from its zone's other server (a move keeps zone spread) until it is
+  // within 10 points; z3's server stays 9 points above.
+  Cluster c({"z1", "z2", "z3", "z1"}, {"--capacity", "240MiB"});
+  Files files;
+  files.Write(c.fs(), 70, 7, "b");
+  c.WaitHealed(files.inodes, 30s);
+  const int added = c.chunks().Add("z2");
+  REQUIRE(c.chunks().WaitRegistered(added));
+  const uint64_t fresh = c.chunks().node_id(added);
+
+  auto deadline = std::chrono::steady_clock::now() + 90s;
+  pb::StatusReply st;
+  bool balanced = false;
+  while (!balanced && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(500ms);
+    st = c.Status();
+    double sum = 0;
+    int n = 0;
+    for (const auto& node : st.nodes()) {
+      sum += node.used_fraction();
+      n++;
+    }
+    if (n != 5) continue;
+    balanced = st.balanced() && st.repair_running() == 0;
+    for (const auto& node : st.nodes())
+      if (std::abs(node.used_fraction() - sum / n) > 0.10) balanced = false;
+  }
+  for (const auto& node : st.nodes()) {
+    INFO("node " << node.node_id() << " " << node.zone() << " used " << node.used_fraction()
+                 << " chunks " << node.chunks());
+    CHECK(true);
+  }
+  REQUIRE(balanced);
+  CHECK(c.NodeOf(fresh).chunks() > 0);
+  c.WaitHealed(files.inodes, 30s);
+  c.CheckReplicasIdentical(files.inodes);
+  files.CheckAll(c.fs());
 }
 
 }  // namespace

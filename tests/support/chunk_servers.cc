@@ -49,6 +49,14 @@ ChunkServers::ChunkServers(std::string dir, int n, std::vector<std::string> meta
     Start(i);
 }
 
+int ChunkServers::Add(const std::string& zone) {
+  int i = static_cast<int>(addresses_.size()) + 1;
+  addresses_[i] = "127.0.0.1:" + std::to_string(FreePort());
+  zones_[i] = zone;
+  Start(i);
+  return i;
+}
+
 ChunkServers::~ChunkServers() {
   procs_.clear();
 }

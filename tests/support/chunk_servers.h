@@ -25,6 +25,8 @@ class ChunkServers {
   ~ChunkServers();
 
   bool Start(int i);
+  // Starts one more server (a new node) in `zone`; returns its index.
+  int Add(const std::string& zone);
   void Kill(int i);  // kill -9
   bool running(int i) const;
 

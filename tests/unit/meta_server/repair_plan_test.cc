@@ -199,5 +199,59 @@ TEST_CASE("repair plan: full or inactive servers are not targets", "[repair]") {
   CHECK(v.step.joining.empty());
 }
 
+TEST_CASE("repair plan: copies on a leaving server move, then it leaves", "[repair]") {
+  auto servers = Servers({"a", "b", "c", "c", "a"});
+  for (uint64_t n : {1, 2, 3})
+    Hold(servers, n, 5);
+  servers[3].record.set_state("draining");
+  std::mt19937_64 rng(1);
+  RepairPolicy policy{3, 64 * kMiB};
+  policy.leaving = {3};
+  auto sure = [](uint64_t) { return true; };
+  ChunkVerdict v = JudgeChunk(Record(5, {1, 2, 3}), servers, policy, sure, rng);
+  CHECK(v.good == 3);  // still three copies, still readable
+  CHECK_FALSE(v.healthy(3));
+  REQUIRE(v.step.kind == RepairStep::Kind::kChange);
+  CHECK(v.step.replicas == std::vector<uint64_t>{1, 2, 3, 4});  // 4: the other server on c
+  CHECK(v.step.joining == std::vector<uint64_t>{4});
+
+  Hold(servers, 4, 6);
+  for (uint64_t n : {1, 2, 3})
+    Hold(servers, n, 6);
+  ChunkVerdict leave = JudgeChunk(Record(6, {1, 2, 3, 4}), servers, policy, sure, rng);
+  REQUIRE(leave.step.kind == RepairStep::Kind::kChange);
+  CHECK(leave.step.replicas == std::vector<uint64_t>{1, 2, 4});
+}
+
+TEST_CASE("repair plan: a rebalance move keeps zone spread or does not happen", "[repair]") {
+  auto servers = Servers({"a", "b", "c", "b"});
+  for (uint64_t n : {1, 2, 3})
+    Hold(servers, n, 5);
+  std::mt19937_64 rng(1);
+  RepairPolicy policy{3, 64 * kMiB};
+  policy.keep_zones = true;
+  auto sure = [](uint64_t) { return true; };
+  policy.leaving = {1};  // zone a: no other server there
+  CHECK(JudgeChunk(Record(5, {1, 2, 3}), servers, policy, sure, rng).step.kind ==
+        RepairStep::Kind::kNone);
+  policy.leaving = {2};  // zone b: server 4 takes it
+  ChunkVerdict v = JudgeChunk(Record(5, {1, 2, 3}), servers, policy, sure, rng);
+  REQUIRE(v.step.kind == RepairStep::Kind::kChange);
+  CHECK(v.step.joining == std::vector<uint64_t>{4});
+  policy.no_target = {4};  // too full itself
+  CHECK(JudgeChunk(Record(5, {1, 2, 3}), servers, policy, sure, rng).step.kind ==
+        RepairStep::Kind::kNone);
+}
+
+TEST_CASE("repair plan: of two copies on one zone the fuller server's goes", "[repair]") {
+  auto servers = Servers({"a", "b", "c", "b"});
+  for (uint64_t n : {1, 2, 3, 4})
+    Hold(servers, n, 5);
+  servers[2].free = 100 * kMiB;  // 90% used
+  ChunkVerdict v = Judge(Record(5, {1, 2, 3, 4}), servers);
+  REQUIRE(v.step.kind == RepairStep::Kind::kChange);
+  CHECK(v.step.replicas == std::vector<uint64_t>{1, 3, 4});
+}
+
 }  // namespace
 }  // namespace dfs::meta
