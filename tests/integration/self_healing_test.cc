@@ -403,6 +403,46 @@ TEST_CASE("two servers of different zones lost: every file readable, three copie
   c.CheckReplicasIdentical(files.inodes);
 }
 
+TEST_CASE("a whole zone down: files stay readable and writable, copies return when it does") {
+  Cluster c({"z1", "z2", "z3", "z1", "z2", "z3"});
+  Files files;
+  files.Write(c.fs(), 20, 8, "zone");
+  c.WaitHealed(files.inodes, 30s);
+  c.chunks().Kill(3);  // all of z3
+  c.chunks().Kill(6);
+  files.CheckAll(c.fs());
+  files.Write(c.fs(), 5, 9, "during");  // new files while the zone is down
+
+  // Repair puts third copies in the surviving zones: nothing is short of
+  // copies, everything is zone-degraded.
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  pb::StatusReply st;
+  bool degraded = false;
+  while (!degraded && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(250ms);
+    st = c.Status();
+    degraded = st.error().code() == 0 && st.chunks_total() > 0 &&
+               st.chunks_under_replicated() == 0 && st.chunks_lost() == 0 &&
+               st.chunks_zone_degraded() == st.chunks_total() && st.repair_running() == 0;
+  }
+  INFO("total " << st.chunks_total() << " under " << st.chunks_under_replicated()
+                << " zone-degraded " << st.chunks_zone_degraded());
+  REQUIRE(degraded);
+  for (const pb::ChunkLocation& chunk : c.Chunks(files.inodes)) {
+    CHECK(chunk.replicas_size() == 3);
+    for (const auto& r : chunk.replicas())
+      CHECK(r.zone() != "z3");
+  }
+  files.CheckAll(c.fs());
+
+  // The zone returns: every chunk gets a copy there again.
+  REQUIRE(c.chunks().Start(3));
+  REQUIRE(c.chunks().Start(6));
+  c.WaitHealed(files.inodes, 90s);
+  c.CheckReplicasIdentical(files.inodes);
+  files.CheckAll(c.fs());
+}
+
 TEST_CASE("drain empties a chunk server with no failed read, then removes it") {
   Cluster c({"z1", "z2", "z3", "z1"});
   Files files;
