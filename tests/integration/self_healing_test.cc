@@ -82,6 +82,7 @@ class Cluster {
   }
 
   client::FileSystem& fs() { return *fs_; }
+  testing::ServerGroup& meta() { return meta_; }
   testing::ChunkServers& chunks() { return chunks_; }
   client::ChunkClient& chunk_client() { return *chunk_client_; }
 
@@ -306,6 +307,29 @@ TEST_CASE("a dead chunk server's chunks are copied back to three zones; it retur
                                      4096);
     CHECK_FALSE(got.ok());
   }
+  files.CheckAll(c.fs());
+}
+
+TEST_CASE("the meta leader killed while repair runs: the next leader finishes it") {
+  Cluster c({"z1", "z2", "z3", "z1"});
+  Files files;
+  files.Write(c.fs(), 60, 10, "lead");
+  c.WaitHealed(files.inodes, 30s);
+  const uint64_t victim = c.chunks().node_id(1);
+  c.chunks().Kill(1);
+  // Let repair start, then take the leader away mid-way.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pb::StatusReply st = c.Status();
+    if (st.repair_done() + st.repair_running() > 0) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  uint64_t leader = testing::MetaLeader(c.meta());
+  REQUIRE(leader != 0);
+  c.meta().Kill(leader);
+  c.WaitHealed(files.inodes, 90s, {victim});
+  REQUIRE(c.meta().Start(leader));
+  c.CheckReplicasIdentical(files.inodes);
   files.CheckAll(c.fs());
 }
 
