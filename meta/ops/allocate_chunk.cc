@@ -30,21 +30,6 @@ Result<pb::InodeRecord> RequireChunkedFile(const MetaTxn& txn, const OpContext& 
   return file;
 }
 
-// The placement of a new chunk: at least one replica, no node twice, only
-// registered nodes.
-Status ValidatePlacement(const MetaTxn& txn, const pb::AllocateChunkCommand& req) {
-  if (req.replicas().empty()) return Status::InvalidArgument("a chunk needs at least one replica");
-  std::set<uint64_t> seen;
-  for (uint64_t node_id : req.replicas()) {
-    if (!seen.insert(node_id).second) {
-      return Status::InvalidArgument("node " + std::to_string(node_id) + " listed twice");
-    }
-    ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(node_id));
-    if (!node) return Status::NotFound("no chunk server " + std::to_string(node_id));
-  }
-  return Status::Ok();
-}
-
 // The chain of `chunk` without the failed nodes, in order.
 std::vector<uint64_t> Survivors(const pb::ChunkRecord& chunk, const pb::AllocateChunkCommand& req) {
   std::vector<uint64_t> out;
@@ -66,7 +51,7 @@ Result<pb::MetaReply> AllocateChunk(MetaTxn& txn, const OpContext& ctx,
   chunk.index = req.index();
 
   if (!existing) {
-    RETURN_IF_ERROR(ValidatePlacement(txn, req));
+    RETURN_IF_ERROR(CheckChain(txn, req.replicas()));
     ASSIGN_OR_RETURN(uint64_t id, txn.GetCounter(Counter::kNextChunkId));
     txn.PutCounter(Counter::kNextChunkId, id + 1);
     chunk.record.set_chunk_id(id);

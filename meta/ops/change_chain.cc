@@ -15,14 +15,8 @@ namespace dfs::meta::ops {
 namespace {
 
 Status ValidateChain(const MetaTxn& txn, const pb::ChangeChainCommand& req) {
-  std::set<uint64_t> seen;
-  for (uint64_t node_id : req.replicas()) {
-    if (!seen.insert(node_id).second) {
-      return Status::InvalidArgument("node " + std::to_string(node_id) + " listed twice");
-    }
-    ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(node_id));
-    if (!node) return Status::NotFound("no chunk server " + std::to_string(node_id));
-  }
+  RETURN_IF_ERROR(CheckChain(txn, req.replicas()));
+  const std::set<uint64_t> seen(req.replicas().begin(), req.replicas().end());
   std::set<uint64_t> joining(req.joining().begin(), req.joining().end());
   if (joining.size() != static_cast<size_t>(req.joining_size())) {
     return Status::InvalidArgument("a joining node listed twice");

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace dfs::meta::ops {
@@ -25,6 +28,19 @@ Result<pb::ChunkLocation> LocateChunk(const MetaTxn& txn, uint64_t chunk_size, u
     }
   }
   return out;
+}
+
+Status CheckChain(const MetaTxn& txn, const google::protobuf::RepeatedField<uint64_t>& nodes) {
+  if (nodes.empty()) return Status::InvalidArgument("a chunk needs at least one replica");
+  std::set<uint64_t> seen;
+  for (uint64_t node_id : nodes) {
+    if (!seen.insert(node_id).second) {
+      return Status::InvalidArgument("node " + std::to_string(node_id) + " listed twice");
+    }
+    ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(node_id));
+    if (!node) return Status::NotFound("no chunk server " + std::to_string(node_id));
+  }
+  return Status::Ok();
 }
 
 Status FreeChunks(MetaTxn& txn, uint64_t inode, uint64_t first_index, pb::MetaReply* reply) {

@@ -15,6 +15,10 @@ namespace dfs::meta::ops {
 Result<pb::ChunkLocation> LocateChunk(const MetaTxn& txn, uint64_t chunk_size, uint64_t file_size,
                                       const IndexedChunk& chunk);
 
+// A chain as a command names it: at least one node, none twice, every one
+// a registered chunk server (INVALID_ARGUMENT / NOT_FOUND).
+Status CheckChain(const MetaTxn& txn, const google::protobuf::RepeatedField<uint64_t>& nodes);
+
 // Moves the chunks of `inode` at index >= first_index to the garbage list
 // and appends their ids to reply->freed_chunks.
 Status FreeChunks(MetaTxn& txn, uint64_t inode, uint64_t first_index, pb::MetaReply* reply);

@@ -76,17 +76,7 @@ int Err(long rc) {
   return rc < 0 ? errno : 0;
 }
 
-std::string Pattern(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, 8);
-  }
-  for (size_t i = n - n % 8; i < n; i++)
-    s[i] = static_cast<char>(rng());
-  return s;
-}
+using testing::Pattern;
 
 void WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -33,7 +32,6 @@ namespace {
 using testing::FirstDifference;
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 constexpr uint64_t kRoot = 1;
 constexpr uint64_t kChunkSize = 8 << 20;
@@ -87,13 +85,7 @@ class Cluster {
   std::unique_ptr<client::ChunkClient> chunk_client_;
 };
 
-std::string Pattern(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i++)
-    s[i] = static_cast<char>(rng() & 0xff);
-  return s;
-}
+using testing::Pattern;
 
 // Applies a write to the expected contents of a chunk.
 void Put(std::string* model, uint64_t offset, const std::string& data) {
@@ -130,14 +122,6 @@ std::unique_ptr<pb::ChunkService::Stub> Stub(const std::string& address) {
 
 // The data file of a chunk's replica under a data directory: the one file
 // named after the chunk id in hex (docs/chunk_store.md).
-std::string FindReplicaFile(const std::string& dir, uint64_t chunk_id) {
-  char name[20];
-  std::snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(chunk_id));
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename() == name) return e.path().string();
-  return "";
-}
-
 TEST_CASE("a chain of three replicas holds identical data; bad requests change nothing") {
   Cluster c;
   pb::ChunkLocation chunk = c.NewChunk("photo.jpg");
@@ -240,7 +224,7 @@ TEST_CASE("a chain of three replicas holds identical data; bad requests change n
   SECTION("a flipped bit on disk is reported, never served") {
     const pb::ChunkReplica& victim = chunk.replicas(0);
     std::string file =
-        FindReplicaFile(c.chunks().data_dir(c.Index(victim.node_id())), chunk.chunk_id());
+        c.chunks().ReplicaFile(c.Index(victim.node_id()), chunk.chunk_id());
     REQUIRE(!file.empty());
     {
       std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);

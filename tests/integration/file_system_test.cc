@@ -18,6 +18,7 @@
 
 #include "client/file_system.h"
 #include "client/meta_client.h"
+#include "tests/support/bytes.h"
 #include "tests/support/chunk_servers.h"
 #include "tests/support/meta_leader.h"
 #include "tests/support/server_group.h"
@@ -68,15 +69,7 @@ class Cluster {
   testing::ChunkServers chunks_;
 };
 
-std::string Pattern(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
+using testing::Pattern;
 
 bool Same(const std::string& a, const std::string& b) {
   return a == b;

@@ -15,7 +15,6 @@
 #include <cmath>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
@@ -35,19 +34,10 @@ namespace dfs {
 namespace {
 
 using namespace std::chrono_literals;
-namespace fs = std::filesystem;
 
 constexpr uint64_t kRoot = 1;
 
-std::string Pattern(size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
+using testing::Pattern;
 
 // A cluster of 3 dfs-meta (node_dead_after 2 s) and chunk servers in the
 // given zones, 1 MiB chunks, and one client.
@@ -262,14 +252,6 @@ struct Files {
   }
 };
 
-std::string FindReplicaFile(const std::string& dir, uint64_t chunk_id) {
-  char name[20];
-  std::snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(chunk_id));
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file() && e.path().filename() == name) return e.path().string();
-  return "";
-}
-
 TEST_CASE("a dead chunk server's chunks are copied back to three zones; it returns stale") {
   // Two servers in z1: the dead one's copies have a zone to go to.
   Cluster c({"z1", "z2", "z3", "z1"});
@@ -385,8 +367,7 @@ TEST_CASE("a corrupted replica is detected and replaced") {
   c.WaitHealed(files.inodes, 30s);
   pb::ChunkLocation chunk = c.Chunks({files.inodes[0]}).at(0);
   const pb::ChunkReplica victim = chunk.replicas(1);
-  std::string file = FindReplicaFile(c.chunks().data_dir(c.Index(victim.node_id())),
-                                     chunk.chunk_id());
+  std::string file = c.chunks().ReplicaFile(c.Index(victim.node_id()), chunk.chunk_id());
   REQUIRE(!file.empty());
   {
     std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);

@@ -65,6 +65,14 @@ std::string ChunkServers::data_dir(int i) const {
   return dir_ + "/chunk" + std::to_string(i);
 }
 
+std::string ChunkServers::ReplicaFile(int i, uint64_t chunk_id) const {
+  char name[20];
+  std::snprintf(name, sizeof(name), "%016llx", static_cast<unsigned long long>(chunk_id));
+  for (const auto& e : fs::recursive_directory_iterator(data_dir(i)))
+    if (e.is_regular_file() && e.path().filename() == name) return e.path().string();
+  return "";
+}
+
 bool ChunkServers::Start(int i) {
   auto& p = procs_[i];
   p = std::make_unique<Process>();

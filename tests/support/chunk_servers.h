@@ -37,6 +37,8 @@ class ChunkServers {
   const std::string& cluster_id() const { return cluster_id_; }
   const std::string& address(int i) const { return addresses_.at(i); }
   std::string data_dir(int i) const;
+  // The data file of server i's replica of `chunk_id`; "" if it has none.
+  std::string ReplicaFile(int i, uint64_t chunk_id) const;
   // The replica descriptor chains are made of. REQUIRES: WaitRegistered(i).
   pb::ChunkReplica Replica(int i) const;
   int size() const { return static_cast<int>(addresses_.size()); }

@@ -144,7 +144,8 @@ MountedCluster::MountedCluster(MountedClusterOptions options)
               std::vector<std::string> args = {"--chunk-size", options.chunk_size};
               args.insert(args.end(), options.meta_args.begin(), options.meta_args.end());
               return args;
-            }()),
+            }(),
+            options.dir),
       chunks_(meta_.dir() + "/chunk", options.chunk_servers, meta_.AddressList(),
               options.chunk_args) {
   ok_ = true;

@@ -30,6 +30,9 @@ struct MountedClusterOptions {
   int chunk_servers = 3;
   std::vector<std::string> meta_args;   // more dfs-meta arguments
   std::vector<std::string> chunk_args;  // more dfs-chunkserver arguments
+  // Where the servers keep their data and logs; empty: a fresh temporary
+  // directory, removed at destruction unless KEEP_TEST_DIR is set.
+  std::string dir;
 };
 
 // One dfs-mount process and its mount point.
