@@ -1,0 +1,186 @@
+#include "tools/dfsadmin/admin_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <deque>
+#include <set>
+#include <thread>
+
+#include "common/check.h"
+#include "common/units.h"
+#include "proto/channel_args.h"
+#include "proto/wire_error.h"
+
+namespace dfs::admin {
+
+using namespace std::chrono_literals;
+
+namespace {
+
+// Pause between rounds while a leader is being elected (elections take
+// 0.5-1 s with the default timeouts).
+constexpr std::chrono::milliseconds kRoundPause = 200ms;
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+std::string Trim(std::string s) {
+  const char* space = " \t\r\n";
+  s.erase(0, s.find_first_not_of(space));
+  s.erase(s.find_last_not_of(space) + 1);
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitServerList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = Trim(text.substr(start, comma - start));
+    if (!item.empty()) out.push_back(std::move(item));
+    start = comma + 1;
+  }
+  return out;
+}
+
+AdminClient::AdminClient(AdminClientOptions options) : options_(std::move(options)) {
+  DFS_CHECK(!options_.servers.empty()) << "AdminClient needs at least one server";
+}
+
+pb::AdminService::Stub* AdminClient::StubFor(const std::string& address) {
+  auto& stub = stubs_[address];
+  if (!stub) {
+    stub = pb::AdminService::NewStub(grpc::CreateCustomChannel(
+        address, grpc::InsecureChannelCredentials(), MetaChannelArgs(/*keepalive=*/false)));
+  }
+  return stub.get();
+}
+
+pb::RpcHeader AdminClient::Header() const {
+  pb::RpcHeader header;
+  header.set_cluster_id(cluster_id_);
+  return header;
+}
+
+template <class Reply, class Call>
+dfs::Status AdminClient::Invoke(const char* method, Reply* reply, Call call) {
+  using Clock = std::chrono::steady_clock;
+  const auto end = Clock::now() + options_.timeout;
+  // One attempt may not use the whole timeout: a server whose host is gone
+  // (no reset, no answer) must leave time for the others.
+  const auto per_attempt = std::max<std::chrono::milliseconds>(
+      options_.timeout / static_cast<int64_t>(options_.servers.size()), 1s);
+  std::vector<std::string> said;  // what each server answered in the last round
+  bool timed_out = false;
+  while (true) {
+    std::deque<std::string> todo(options_.servers.begin(), options_.servers.end());
+    std::set<std::string> tried;
+    bool worth_another_round = false;
+    said.clear();
+    while (!todo.empty()) {
+      std::string address = std::move(todo.front());
+      todo.pop_front();
+      if (!tried.insert(address).second) continue;
+      const auto now = Clock::now();
+      if (now >= end) {
+        timed_out = true;
+        break;
+      }
+      grpc::ClientContext ctx;
+      // gRPC takes deadlines on the system clock only.
+      ctx.set_deadline(std::chrono::system_clock::now() +
+                       std::min<std::chrono::nanoseconds>(end - now, per_attempt));
+      reply->Clear();
+      grpc::Status rpc = call(StubFor(address), &ctx, reply);
+      if (!rpc.ok()) {
+        if (rpc.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+          return dfs::Status::NotSupported(address + " does not serve " + method +
+                                           " (a dfs-meta older than this dfsadmin)");
+        }
+        if (rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          said.push_back(address + ": no answer in time");
+        } else if (rpc.error_message().find("Connection refused") != std::string::npos) {
+          said.push_back(address + ": connection refused");
+        } else {
+          said.push_back(address + ": " + rpc.error_message());
+        }
+        continue;
+      }
+      const pb::Error& error = reply->error();
+      dfs::Status answer = StatusFromProto(error);
+      if (answer.ok()) return answer;
+      if (answer.code() == ErrorCode::NOT_LEADER) {
+        const std::string& leader = error.leader_address();
+        if (leader.empty()) {
+          said.push_back(address + ": not the leader, no leader known");
+          worth_another_round = true;
+        } else if (tried.count(leader)) {
+          // A stale belief (the leader just died) or an election under way.
+          said.push_back(address + ": not the leader (leader " + leader + ", tried)");
+          worth_another_round = true;
+        } else {
+          said.push_back(address + ": not the leader (leader " + leader + ")");
+          todo.push_front(leader);
+        }
+        continue;
+      }
+      if (answer.IsRetryable()) {
+        said.push_back(address + ": " + answer.ToString());
+        worth_another_round = true;
+        continue;
+      }
+      return answer;  // the leader's final word
+    }
+    if (timed_out || !worth_another_round) break;
+    if (Clock::now() + kRoundPause >= end) {
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(kRoundPause);
+  }
+  std::string message = "no dfs-meta leader answered";
+  if (timed_out) message += " within " + FormatDuration(options_.timeout);
+  if (!said.empty()) message += " (" + Join(said, "; ") + ")";
+  return dfs::Status::Unavailable(message);
+}
+
+Result<pb::StatusReply> AdminClient::Status() {
+  pb::StatusRequest req;
+  *req.mutable_header() = Header();
+  pb::StatusReply reply;
+  RETURN_IF_ERROR(Invoke(
+      "Status", &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Status(ctx, req, r); }));
+  if (!reply.cluster_id().empty()) cluster_id_ = reply.cluster_id();
+  return reply;
+}
+
+Result<pb::AdminReply> AdminClient::Drain(uint64_t node_id) {
+  pb::NodeRequest req;
+  *req.mutable_header() = Header();
+  req.set_node_id(node_id);
+  pb::AdminReply reply;
+  RETURN_IF_ERROR(Invoke("Drain", &reply,
+                         [&](auto* stub, auto* ctx, auto* r) { return stub->Drain(ctx, req, r); }));
+  return reply;
+}
+
+Result<pb::AdminReply> AdminClient::SetRepairLimits(pb::SetRepairLimitsRequest request) {
+  *request.mutable_header() = Header();
+  pb::AdminReply reply;
+  RETURN_IF_ERROR(Invoke("SetRepairLimits", &reply, [&](auto* stub, auto* ctx, auto* r) {
+    return stub->SetRepairLimits(ctx, request, r);
+  }));
+  return reply;
+}
+
+}  // namespace dfs::admin

@@ -1,0 +1,71 @@
+// AdminClient: dfsadmin's side of the AdminService (proto/admin.proto),
+// which every dfs-meta serves and only the leader answers.
+//
+// Finding the leader: each call goes to the given servers in turn; a
+// follower's NOT_LEADER with a leader address sends it there next; a
+// transport error moves on to the next server. If some server said that
+// no leader is known yet (an election) or answered UNAVAILABLE, the round
+// starts again after a short pause until `timeout` has passed; if every
+// server failed at the transport level, the call gives up at once, so a
+// wrong address is reported in milliseconds rather than after the timeout.
+//
+// Every request carries the cluster id once one reply has named it (the
+// first Status); before that it is empty, which servers accept.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "proto/admin.grpc.pb.h"
+
+namespace dfs::admin {
+
+struct AdminClientOptions {
+  std::vector<std::string> servers;         // host:port of dfs-meta servers
+  std::chrono::milliseconds timeout{5000};  // one whole call, leader search included
+};
+
+class AdminClient {
+ public:
+  // REQUIRES: options.servers not empty.
+  explicit AdminClient(AdminClientOptions options);
+
+  // The cluster as the leader sees it. Errors: UNAVAILABLE when no server
+  // answered or no leader was found in time (the message lists what each
+  // server said), NOT_SUPPORTED when a server does not serve the call, or
+  // the leader's own error.
+  Result<pb::StatusReply> Status();
+  // Starts draining chunk server `node_id`; the reply's message says what
+  // the leader did. Errors as for Status().
+  Result<pb::AdminReply> Drain(uint64_t node_id);
+  // Changes the repair limits that are set in `request` (the header is
+  // filled in here). Errors as for Status().
+  Result<pb::AdminReply> SetRepairLimits(pb::SetRepairLimitsRequest request);
+
+  // The cluster id learned from a reply; empty until one named it.
+  const std::string& cluster_id() const { return cluster_id_; }
+
+ private:
+  // Sends `call` (stub, context, reply) to the leader as described above.
+  // `method` names the RPC in messages.
+  template <class Reply, class Call>
+  dfs::Status Invoke(const char* method, Reply* reply, Call call);
+  pb::AdminService::Stub* StubFor(const std::string& address);
+  pb::RpcHeader Header() const;
+
+  AdminClientOptions options_;
+  std::map<std::string, std::unique_ptr<pb::AdminService::Stub>> stubs_;
+  std::string cluster_id_;
+};
+
+// "host:port,host:port" as --meta and DFS_META write it: trimmed, empty
+// items dropped.
+std::vector<std::string> SplitServerList(const std::string& text);
+
+}  // namespace dfs::admin
