@@ -71,7 +71,21 @@ Status ChunkServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
 }
 
 void ChunkServiceImpl::NoteResult(const Status& s) {
-  if (s.code() == ErrorCode::CORRUPT && options_.on_corrupt) options_.on_corrupt();
+  if (s.code() != ErrorCode::CORRUPT) return;
+  corrupt_++;
+  if (options_.on_corrupt) options_.on_corrupt();
+}
+
+ChunkServiceStats ChunkServiceImpl::stats() const {
+  ChunkServiceStats out;
+  out.reads = reads_.load();
+  out.read_bytes = read_bytes_.load();
+  out.read_errors = read_errors_.load();
+  out.writes = writes_.load();
+  out.write_bytes = write_bytes_.load();
+  out.write_errors = write_errors_.load();
+  out.corrupt = corrupt_.load();
+  return out;
 }
 
 template <class Request, class Local, class Send>
@@ -137,8 +151,11 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteReques
   RunChain(
       *req, reply,
       [&] {
-        return store_->Write(req->chunk_id(), req->version(), req->offset(), Bytes(req->data()),
-                             Sums(req->checksums()));
+        Status s = store_->Write(req->chunk_id(), req->version(), req->offset(),
+                                 Bytes(req->data()), Sums(req->checksums()));
+        (s.ok() ? writes_ : write_errors_)++;
+        if (s.ok()) write_bytes_ += req->data().size();
+        return s;
       },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->Write(&f->ctx, f->req, &f->reply,
@@ -179,7 +196,9 @@ grpc::Status ChunkServiceImpl::Read(grpc::ServerContext*, const pb::ReadRequest*
   if (s.ok()) {
     Result<ReadResult> r =
         store_->Read(req->chunk_id(), req->version(), req->offset(), req->length());
+    (r.ok() ? reads_ : read_errors_)++;
     if (r.ok()) {
+      read_bytes_ += r->data.size();
       reply->set_data(std::move(r->data));
       reply->mutable_checksums()->Assign(r->checksums.begin(), r->checksums.end());
       reply->set_replica_length(r->replica_length);

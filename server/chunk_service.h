@@ -36,6 +36,13 @@ struct ChunkServiceOptions {
   std::function<void()> on_corrupt;
 };
 
+// Counters since start (for /metrics).
+struct ChunkServiceStats {
+  uint64_t reads = 0, read_bytes = 0, read_errors = 0;
+  uint64_t writes = 0, write_bytes = 0, write_errors = 0;  // chain writes, this replica's part
+  uint64_t corrupt = 0;  // requests that found a corrupt replica here
+};
+
 class ChunkServiceImpl final : public pb::ChunkService::Service {
  public:
   ChunkServiceImpl(ChunkServiceOptions options, ChunkStore* store, client::ChunkStubPool* peers);
@@ -44,6 +51,7 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
   void SetIdentity(uint64_t node_id, const std::string& cluster_id);
   // Requests in progress (the load a heartbeat reports).
   uint32_t load() const { return in_flight_.load(); }
+  ChunkServiceStats stats() const;
 
   grpc::Status CreateChunk(grpc::ServerContext* ctx, const pb::CreateChunkRequest* req,
                            pb::ChainReply* reply) override;
@@ -88,6 +96,8 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
   client::ChunkStubPool* const peers_;
   ChunkLocks locks_;
   std::atomic<uint32_t> in_flight_{0};
+  std::atomic<uint64_t> reads_{0}, read_bytes_{0}, read_errors_{0};
+  std::atomic<uint64_t> writes_{0}, write_bytes_{0}, write_errors_{0}, corrupt_{0};
 
   mutable std::mutex mu_;
   uint64_t node_id_ = 0;

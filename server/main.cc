@@ -8,16 +8,21 @@
 // serves ChunkService and heartbeats every second.
 #include <grpcpp/grpcpp.h>
 
+#include <fcntl.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "client/chunk_stub_pool.h"
 #include "common/config.h"
+#include "common/http_status.h"
 #include "common/logging.h"
 #include "common/malloc_tuning.h"
 #include "server/chunk_service.h"
@@ -39,6 +44,7 @@ struct ChunkServerConfig {
   std::vector<std::string> meta;
   Bytes scrub_rate{4 << 20};
   Bytes capacity{0};
+  std::string http;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::string log_level = "info";
 };
@@ -59,6 +65,57 @@ void DiskSpace(const std::vector<std::string>& dirs, uint64_t* capacity, uint64_
   }
 }
 
+// /metrics: disk space, replicas, requests (names: deploy/README.md).
+std::string ChunkServerMetrics(ChunkStore* store, const ChunkServiceImpl& service,
+                               const MetaLink& link) {
+  const uint64_t capacity = store->CapacityBytes(), free = store->FreeBytes();
+  const ChunkServiceStats st = service.stats();
+  MetricsText m;
+  m.Gauge("dfs_disk_capacity_bytes", "space this server offers", static_cast<double>(capacity))
+      .Gauge("dfs_disk_free_bytes", "free space", static_cast<double>(free))
+      .Gauge("dfs_disk_used_ratio", "used fraction of the space offered",
+             capacity == 0 ? 0 : 1.0 - static_cast<double>(std::min(free, capacity)) /
+                                           static_cast<double>(capacity))
+      .Gauge("dfs_replicas", "replicas held", static_cast<double>(store->List().size()))
+      .Gauge("dfs_chunk_requests_in_flight", "requests being served",
+             static_cast<double>(service.load()))
+      .Gauge("dfs_meta_connected", "1 while heartbeats reach the meta leader",
+             link.connected() ? 1 : 0)
+      .Labeled("dfs_chunk_requests_total", "counter", "reads and chain writes served", "op",
+               {{"read", static_cast<double>(st.reads)}, {"write", static_cast<double>(st.writes)}})
+      .Labeled("dfs_chunk_request_errors_total", "counter", "reads and writes that failed here",
+               "op",
+               {{"read", static_cast<double>(st.read_errors)},
+                {"write", static_cast<double>(st.write_errors)}})
+      .Labeled("dfs_chunk_bytes_total", "counter", "bytes read and written", "op",
+               {{"read", static_cast<double>(st.read_bytes)},
+                {"write", static_cast<double>(st.write_bytes)}})
+      .Counter("dfs_corrupt_found_total", "requests that found a corrupt replica here",
+               static_cast<double>(st.corrupt));
+  return m.text();
+}
+
+// /healthz: every data directory takes a small synced write and reads it
+// back, and the store answers.
+Status ChunkServerHealth(ChunkStore* store, const std::vector<std::string>& dirs) {
+  for (const std::string& dir : dirs) {
+    const std::string probe = dir + "/.healthz";
+    const std::string want = "dfs healthz " + std::to_string(::getpid());
+    int fd = ::open(probe.c_str(), O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::IoError("cannot write in " + dir + ": " + std::strerror(errno));
+    bool ok = ::pwrite(fd, want.data(), want.size(), 0) == static_cast<ssize_t>(want.size()) &&
+              ::fdatasync(fd) == 0;
+    std::string got(want.size(), '\0');
+    ok = ok && ::pread(fd, got.data(), got.size(), 0) == static_cast<ssize_t>(got.size()) &&
+         got == want;
+    ::close(fd);
+    ::unlink(probe.c_str());
+    if (!ok) return Status::IoError("write and read back failed in " + dir);
+  }
+  (void)store->Stat(0);  // the index answers (NOT_FOUND is fine)
+  return Status::Ok();
+}
+
 int Main(int argc, char** argv) {
   ChunkServerConfig cfg;
   ConfigParser parser("dfs-chunkserver", "dfs chunk server (stores chunk replicas)");
@@ -73,6 +130,7 @@ int Main(int argc, char** argv) {
              "space offered at most, e.g. 500GiB (0 = all of the data directories' disks)");
   parser.Add("heartbeat_interval", &cfg.heartbeat_interval, "heartbeat to the meta leader");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
+  parser.Add("http", &cfg.http, "host:port for GET /metrics and /healthz (empty: none)");
   Status s = parser.Parse(argc, argv);
   if (parser.help_requested()) return 0;
   if (!s.ok()) {
@@ -143,6 +201,14 @@ int Main(int argc, char** argv) {
   link.Start(store->get(), [&service] { return service.load(); });
   Scrubber scrubber(ScrubberOptions{cfg.scrub_rate.value, [&link] { link.Wake(); }}, store->get());
   scrubber.Start();
+  std::unique_ptr<StatusHttp> http;
+  if (!cfg.http.empty()) {
+    auto started = StatusHttp::Start(StatusHttpOptions{
+        cfg.http, [&] { return ChunkServerMetrics(store->get(), service, link); },
+        [&] { return ChunkServerHealth(store->get(), cfg.data_dirs); }});
+    if (!started.ok()) return Fail(started.status());
+    http = std::move(started).value();
+  }
   DFS_LOG(INFO) << "dfs-chunkserver serving on " << cfg.listen;
 
   while (!g_stop)

@@ -90,7 +90,7 @@ void MetaLink::Loop() {
   while (!stopping_) {
     woken_ = false;
     lock.unlock();
-    Beat();
+    connected_ = Beat();
     lock.lock();
     wake_.wait_for(lock, options_.heartbeat_interval, [&] { return stopping_ || woken_; });
   }

@@ -48,6 +48,9 @@ class MetaLink {
   void Wake();
   void Stop();
 
+  // Whether the last heartbeat reached the meta leader.
+  bool connected() const { return connected_.load(); }
+
  private:
   void Loop();
   // One heartbeat; false if the leader did not take it.
@@ -68,6 +71,7 @@ class MetaLink {
   // Heartbeat thread only.
   bool need_full_report_ = true;
   std::vector<ReplicaChange> unsent_;  // changes not yet acknowledged by a leader
+  std::atomic<bool> connected_{false};
 };
 
 }  // namespace dfs::server

@@ -27,6 +27,7 @@
 #include "client/file_system.h"
 #include "client/fuse/fuse_ops.h"
 #include "client/fuse/mount_options.h"
+#include "common/http_status.h"
 #include "common/logging.h"
 
 namespace dfs::client {
@@ -75,6 +76,32 @@ void Detach(int ready_fd) {
   close(ready_fd);
 }
 
+// /metrics of a mount: what it asked of the cluster and how its cache did.
+std::string MountMetrics(const FileSystem& fs) {
+  FileSystemStats st = fs.stats();
+  const double lookups = static_cast<double>(st.cache_hits + st.cache_misses);
+  MetricsText m;
+  m.Counter("dfs_mount_chunk_reads_total", "reads sent to chunk servers",
+            static_cast<double>(st.chunk_reads))
+      .Counter("dfs_mount_chunk_read_bytes_total", "bytes read from chunk servers",
+               static_cast<double>(st.chunk_read_bytes))
+      .Counter("dfs_mount_chunk_writes_total", "chain writes sent", static_cast<double>(st.chunk_writes))
+      .Counter("dfs_mount_chain_retries_total", "chain writes sent again after a replica failed",
+               static_cast<double>(st.chain_retries))
+      .Labeled("dfs_mount_cache_lookups_total", "counter", "block cache lookups", "result",
+               {{"hit", static_cast<double>(st.cache_hits)},
+                {"miss", static_cast<double>(st.cache_misses)}})
+      .Gauge("dfs_mount_cache_hit_ratio", "block cache hits over lookups since start",
+             lookups == 0 ? 0 : static_cast<double>(st.cache_hits) / lookups);
+  return m.text();
+}
+
+// /healthz of a mount: the root answers a fresh getattr from the cluster.
+Status MountHealth(FileSystem& fs) {
+  RETURN_IF_ERROR(fs.GetAttr(Caller{}, FUSE_ROOT_ID).status(), "stat of the root");
+  return Status::Ok();
+}
+
 // Mounts and serves until unmounted. `ready_fd` >= 0: a background mount.
 int Serve(const MountOptions& o, int ready_fd) {
   Status s = InitLogging(o.debug ? "debug" : "info", "dfs-mount");
@@ -106,6 +133,16 @@ int Serve(const MountOptions& o, int ready_fd) {
   if (chdir("/") != 0) DFS_LOG(WARN) << "chdir /: " << std::strerror(errno);
   if (ready_fd >= 0) Detach(ready_fd);
 
+  std::unique_ptr<StatusHttp> http;
+  if (!o.http.empty()) {
+    FileSystem* served = fs->get();
+    auto started = StatusHttp::Start(StatusHttpOptions{
+        o.http, [served] { return MountMetrics(*served); },
+        [served] { return MountHealth(*served); }});
+    if (!started.ok()) DFS_LOG(ERROR) << "no /metrics: " << started.status();
+    if (started.ok()) http = std::move(started).value();
+  }
+
   // What other mounts change reaches this kernel at once (DESIGN §5).
   (*fs)->SetInvalidationHandler(
       [&mount](const pb::WatchEvent& event) { mount.ForwardInvalidation(event); });
@@ -118,6 +155,7 @@ int Serve(const MountOptions& o, int ready_fd) {
   const int loop_result = fuse_session_loop_mt(se, loop);
   fuse_loop_cfg_destroy(loop);
 
+  http.reset();
   (*fs)->SetInvalidationHandler(nullptr);
   mount.SetSession(nullptr);
   fuse_session_unmount(se);  // after a signal; a no-op after umount

@@ -90,6 +90,9 @@ Status ApplyOne(const std::string& option, bool sloppy, MountOptions* o) {
   if (key == "zone") {
     RETURN_IF_ERROR(need_value());
     o->fs.zone = value;
+  } else if (key == "http") {
+    RETURN_IF_ERROR(need_value());
+    o->http = value;
   } else if (key == "cache_dir") {
     RETURN_IF_ERROR(need_value());
     o->fs.cache_dir = value;
@@ -242,6 +245,7 @@ std::string MountUsage() {
          "\n"
          "options:\n"
          "  zone=ZONE              read from replicas in this zone first\n"
+         "  http=HOST:PORT         serve GET /metrics and /healthz (a load balancer's check)\n"
          "  cache_dir=DIR          local disk block cache (default: none, RAM only)\n"
          "  cache_size=BYTES       bound of the disk cache, e.g. 1GiB (default 1GiB)\n"
          "  attr_timeout=SECONDS   kernel attribute cache (default 1)\n"

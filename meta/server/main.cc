@@ -14,14 +14,16 @@
 #include <thread>
 
 #include "common/config.h"
+#include "common/http_status.h"
 #include "common/logging.h"
 #include "common/uuid.h"
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
 #include "meta/server/admin_service.h"
+#include "meta/server/meta_metrics.h"
 #include "meta/server/meta_service.h"
-#include "meta/server/repair_scheduler.h"
 #include "meta/server/node_registry.h"
+#include "meta/server/repair_scheduler.h"
 #include "meta/server/watch_hub.h"
 
 namespace dfs::meta {
@@ -48,6 +50,7 @@ struct MetaConfig {
   uint32_t repair_max_jobs = 4;
   uint32_t repair_per_node_jobs = 2;
   Bytes repair_bandwidth{0};
+  std::string http;
 };
 
 int Main(int argc, char** argv) {
@@ -69,6 +72,7 @@ int Main(int argc, char** argv) {
   parser.Add("raft.snapshot_entries", &cfg.raft_snapshot_entries,
              "snapshot and compact the log every N entries");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
+  parser.Add("http", &cfg.http, "host:port for GET /metrics and /healthz (empty: none)");
   parser.Add("repair.scan_interval", &cfg.repair_scan_interval,
              "how often the leader sweeps the chunk map for repair work");
   parser.Add("repair.doubt_grace", &cfg.repair_doubt_grace,
@@ -148,6 +152,17 @@ int Main(int argc, char** argv) {
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
     return 1;
+  }
+  const MetaMetricsSources sources{node->get(), store->get(), &service, &registry, &repair};
+  std::unique_ptr<StatusHttp> http;
+  if (!cfg.http.empty()) {
+    auto started = StatusHttp::Start(StatusHttpOptions{
+        cfg.http, [&] { return MetaMetrics(sources); }, [&] { return MetaHealth(sources); }});
+    if (!started.ok()) {
+      std::fprintf(stderr, "dfs-meta: %s\n", started.status().ToString().c_str());
+      return 1;
+    }
+    http = std::move(started).value();
   }
   DFS_LOG(INFO) << "dfs-meta " << cfg.id << " serving on " << cfg.listen;
   std::signal(SIGTERM, [](int) { g_stop = true; });

@@ -61,6 +61,25 @@ void MetaServiceImpl::FillError(const Status& s, pb::Error* error) const {
   }
 }
 
+void MetaServiceImpl::Counter::Add(std::chrono::steady_clock::time_point start, bool error) {
+  calls.fetch_add(1, std::memory_order_relaxed);
+  if (error) errors.fetch_add(1, std::memory_order_relaxed);
+  auto took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
+  micros.fetch_add(static_cast<uint64_t>(took.count()), std::memory_order_relaxed);
+}
+
+MetaRequestStats MetaServiceImpl::request_stats() const {
+  MetaRequestStats out;
+  out.mutations = mutations_.calls.load();
+  out.mutation_errors = mutations_.errors.load();
+  out.mutation_micros = mutations_.micros.load();
+  out.reads = reads_.calls.load();
+  out.read_errors = reads_.errors.load();
+  out.read_micros = reads_.micros.load();
+  return out;
+}
+
 template <class Reply, class Fill, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
                                                   const pb::RpcHeader& header, Reply* reply,
@@ -81,7 +100,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
   fill(&cmd);
   std::string data = cmd.SerializeAsString();
   std::shared_ptr<const WatchedCommand> watched = PrepareWatch(std::move(cmd));
-  node_->Propose(std::move(data), [this, reactor, reply, out, watched](Result<std::string> r) {
+  const auto start = std::chrono::steady_clock::now();
+  node_->Propose(std::move(data), [this, reactor, reply, out, watched,
+                                   start](Result<std::string> r) {
     if (!r.ok()) {
       FillError(r.status(), reply->mutable_error());
     } else {
@@ -97,6 +118,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
         if (watched != nullptr) PublishWatch(*watched, meta_reply);
       }
     }
+    mutations_.Add(start, reply->error().code() != 0);
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
@@ -134,10 +156,12 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  node_->ReadBarrier([this, reactor, reply, read, cost](Status s) {
-    auto run = [this, reactor, reply, read, s]() mutable {
+  const auto start = std::chrono::steady_clock::now();
+  node_->ReadBarrier([this, reactor, reply, read, cost, start](Status s) {
+    auto run = [this, reactor, reply, read, s, start]() mutable {
       if (s.ok()) s = read(reply);
       if (!s.ok()) FillError(s, reply->mutable_error());
+      reads_.Add(start, !s.ok());
       reactor->Finish(grpc::Status::OK);
     };
     // The barrier completes on the Raft driver thread. A point read (a few

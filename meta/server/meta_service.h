@@ -11,6 +11,8 @@
 // mutation is published to the WatchHub before its reply is sent.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,11 +33,20 @@ struct MetaServiceOptions {
   size_t reader_threads = 2;  // run reads after their barrier
 };
 
+// Request counters since start (for /metrics): calls answered, the ones
+// answered with an error, and their total time in microseconds.
+struct MetaRequestStats {
+  uint64_t mutations = 0, mutation_errors = 0, mutation_micros = 0;
+  uint64_t reads = 0, read_errors = 0, read_micros = 0;
+};
+
 class MetaServiceImpl final : public pb::MetaService::CallbackService {
  public:
   // REQUIRES: every pointer outlives the service.
   MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
                   NodeRegistry* registry, WatchHub* watch_hub);
+
+  MetaRequestStats request_stats() const;
 
   grpc::ServerUnaryReactor* Lookup(grpc::CallbackServerContext*, const pb::LookupRequest*,
                                    pb::AttrReply*) override;
@@ -116,6 +127,11 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   // waiting; the pairs stay in flight in the registry until it is applied.
   void ProposeForgets(uint64_t node_id, std::vector<uint64_t> chunk_ids);
   Status CheckHeader(const pb::RpcHeader& header) const;
+  // Counts one answered call that took since `start`.
+  struct Counter {
+    std::atomic<uint64_t> calls{0}, errors{0}, micros{0};
+    void Add(std::chrono::steady_clock::time_point start, bool error);
+  };
   void FillError(const Status& s, pb::Error* error) const;
 
   MetaServiceOptions options_;
@@ -125,6 +141,7 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   WatchHub* watch_hub_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
+  Counter mutations_, reads_;
   ThreadPool readers_;  // last member: joined first, while the rest is alive
 };
 

@@ -88,9 +88,18 @@ void RepairScheduler::ForgetLeadership() {
 
 void RepairScheduler::Loop() {
   std::unique_lock lock(mu_);
+  auto next_sweep = SteadyClock::now() + options_.scan_interval;
   while (!stop_) {
-    wake_.wait_for(lock, options_.scan_interval, [&] { return stop_; });
+    // Between sweeps, wake when the bandwidth gate opens for a waiting copy.
+    auto until = next_sweep;
+    if (!pending_.empty() && limits_.bandwidth > 0) until = std::min(until, next_copy_at_);
+    wake_.wait_until(lock, until, [&] { return stop_; });
     if (stop_) break;
+    if (SteadyClock::now() < next_sweep) {
+      if (stats_.leader) StartPending();
+      continue;
+    }
+    next_sweep = SteadyClock::now() + options_.scan_interval;
     raft::RaftNodeStatus st = node_->GetStatus();
     if (st.role != raft::StateRole::kLeader || !store_->formatted()) {
       if (stats_.leader) ForgetLeadership();
@@ -287,7 +296,16 @@ bool RepairScheduler::TryStart(const Job& job) {
     if (node_jobs_[id] >= limits_.per_node_jobs) return false;
   }
   const bool copies = !job.step.joining.empty();
-  if (copies && limits_.bandwidth > 0 && SteadyClock::now() < next_copy_at_) return false;
+  if (copies && limits_.bandwidth > 0) {
+    // A copy reserves its share of the bandwidth as it starts: at most one
+    // chunk per chunk_size / bandwidth seconds.
+    auto now = SteadyClock::now();
+    if (now < next_copy_at_) return false;
+    next_copy_at_ = std::max(next_copy_at_, now) +
+                    std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
+                        static_cast<double>(store_->chunk_size()) /
+                        static_cast<double>(limits_.bandwidth)));
+  }
   in_flight_.insert(job.chunk_id);
   for (uint64_t id : touched)
     node_jobs_[id]++;
@@ -319,11 +337,6 @@ void RepairScheduler::Account(uint64_t copied) {
   recent_bytes_.emplace_back(now, copied);
   while (!recent_bytes_.empty() && now - recent_bytes_.front().first > kRateWindow) {
     recent_bytes_.pop_front();
-  }
-  if (limits_.bandwidth > 0 && copied > 0) {
-    next_copy_at_ = std::max(next_copy_at_, now) +
-                    std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(copied) / static_cast<double>(limits_.bandwidth)));
   }
 }
 

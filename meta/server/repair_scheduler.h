@@ -123,7 +123,7 @@ class RepairScheduler {
   // started. REQUIRES: mu_ held.
   void StartPending();
   void Run(Job job);
-  // Counts a finished step's copied bytes (stats, bandwidth). REQUIRES: mu_ held.
+  // Counts a finished step's copied bytes. REQUIRES: mu_ held.
   void Account(uint64_t copied);
   // The step's proposals and its rechain; the bytes the joiners copied.
   Result<uint64_t> Execute(const Job& job);
