@@ -208,6 +208,7 @@ int Main(int argc, char** argv) {
         [&] { return ChunkServerHealth(store->get(), cfg.data_dirs); }});
     if (!started.ok()) return Fail(started.status());
     http = std::move(started).value();
+    if (http) DFS_LOG(INFO) << "serving /metrics and /healthz on http port " << http->port();
   }
   DFS_LOG(INFO) << "dfs-chunkserver serving on " << cfg.listen;
 

@@ -141,6 +141,7 @@ int Serve(const MountOptions& o, int ready_fd) {
         [served] { return MountHealth(*served); }});
     if (!started.ok()) DFS_LOG(ERROR) << "no /metrics: " << started.status();
     if (started.ok()) http = std::move(started).value();
+    if (http) DFS_LOG(INFO) << "serving /metrics and /healthz on http port " << http->port();
   }
 
   // What other mounts change reaches this kernel at once (DESIGN §5).

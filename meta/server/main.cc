@@ -163,6 +163,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     http = std::move(started).value();
+    if (http) DFS_LOG(INFO) << "serving /metrics and /healthz on http port " << http->port();
   }
   DFS_LOG(INFO) << "dfs-meta " << cfg.id << " serving on " << cfg.listen;
   std::signal(SIGTERM, [](int) { g_stop = true; });
