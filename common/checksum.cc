@@ -114,4 +114,23 @@ std::vector<uint64_t> BlockHasher::Finish() {
   return sums;
 }
 
+Status FileChecksum(const std::string& path, uint64_t* xxh3, uint64_t* size) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::IoError("cannot open " + path);
+  BlockHasher hasher(SIZE_MAX);
+  std::vector<char> buf(1 << 20);
+  *size = 0;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+    hasher.Update(buf.data(), n);
+    *size += n;
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed) return Status::IoError("cannot read " + path);
+  std::vector<uint64_t> sums = hasher.Finish();
+  *xxh3 = sums.empty() ? BlockChecksum(nullptr, 0) : sums.front();
+  return Status::Ok();
+}
+
 }  // namespace dfs

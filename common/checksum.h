@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -36,6 +37,10 @@ std::vector<uint64_t> BlockChecksums(const void* data, size_t len, size_t block_
 // `count` is not the number of blocks in `len` bytes.
 Status VerifyBlocks(const void* data, size_t len, const uint64_t* sums, size_t count,
                     uint64_t first_block_index = 0, size_t block_size = kBlockSize);
+
+// XXH3-64, seed 0, of a whole file's contents and its size, read in
+// pieces (backups and their manifests).
+Status FileChecksum(const std::string& path, uint64_t* xxh3, uint64_t* size);
 
 // Computes block checksums over data that arrives in pieces of any size
 // (e.g. network messages), with the same result as BlockChecksums over the

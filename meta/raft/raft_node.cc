@@ -104,6 +104,37 @@ RaftNode::~RaftNode() {
   Stop();
 }
 
+Status RaftNode::Seed(const RaftNodeOptions& options, const std::string& checkpoint,
+                      uint64_t index) {
+  if (index == 0) return Status::InvalidArgument("a seed checkpoint must be at an index > 0");
+  if (!options.peers.count(options.id)) {
+    return Status::InvalidArgument("server " + std::to_string(options.id) +
+                                   " is not among the peers of the new group");
+  }
+  std::error_code ec;
+  fs::create_directories(options.data_dir + "/snapshots", ec);
+  if (ec) return Status::IoError("cannot create " + options.data_dir + ": " + ec.message());
+  ASSIGN_OR_RETURN(std::unique_ptr<RaftLogStore> store,
+                   RaftLogStore::Open(options.data_dir + "/raft"));
+  if (!store->IsEmpty()) {
+    return Status::AlreadyExists(options.data_dir + " already holds a Raft log; seed a fresh one");
+  }
+  const std::string dir = options.data_dir + "/snapshots/snap-" + std::to_string(index);
+  fs::remove_all(dir, ec);
+  fs::copy(checkpoint, dir, fs::copy_options::recursive, ec);
+  if (ec) return Status::IoError("cannot copy " + checkpoint + ": " + ec.message());
+  SnapshotMeta meta;
+  meta.index = index;
+  meta.term = 1;
+  for (const auto& [id, address] : options.peers)
+    meta.conf_state.voters.push_back(id);
+  RETURN_IF_ERROR(store->Save(&meta, {}, HardState{1, kNone, index}, /*sync=*/true));
+  RETURN_IF_ERROR(store->PutMeta(kPeersMetaKey, EncodePeers(options.peers)));
+  DFS_LOG(INFO) << "seeded a new Raft group of " << options.peers.size() << " from " << checkpoint
+                << " at index " << index;
+  return Status::Ok();
+}
+
 std::string RaftNode::SnapshotDir(uint64_t index) const {
   return options_.data_dir + "/snapshots/snap-" + std::to_string(index);
 }
@@ -229,6 +260,17 @@ void RaftNode::Run() {
     status_.first_index = store_->FirstIndex();
     status_.last_index = raft_->log().LastIndex();
     status_.conf_state = raft_->conf_state();
+    status_.peers.clear();
+    const bool leading = raft_->role() == StateRole::kLeader;
+    for (const auto& [id, address] : addresses_) {
+      PeerStatus& p = status_.peers[id];
+      p.address = address;
+      const Progress* pr = leading ? raft_->progress(id) : nullptr;
+      if (pr != nullptr) {
+        p.match = pr->match;
+        p.active = id == options_.id || pr->recent_active;
+      }
+    }
   }
   FailPending(Status::Unavailable("Raft node is shutting down"));
 }

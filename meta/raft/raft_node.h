@@ -53,6 +53,13 @@ struct RaftNodeOptions {
   std::chrono::milliseconds request_timeout{10000};
 };
 
+// A member as this node knows it.
+struct PeerStatus {
+  std::string address;
+  uint64_t match = 0;   // leader only: highest index known replicated there
+  bool active = false;  // leader only: heard from since the last quorum check
+};
+
 // A point-in-time view, for status pages and tests.
 struct RaftNodeStatus {
   NodeId id = kNone;
@@ -66,6 +73,7 @@ struct RaftNodeStatus {
   uint64_t last_index = 0;
   uint64_t snapshots_installed = 0;
   ConfState conf_state;
+  std::map<NodeId, PeerStatus> peers;  // every member with a known address
   // Counters since start: how well writes are grouped per fsync.
   uint64_t readies = 0;
   uint64_t fsyncs = 0;
@@ -79,6 +87,14 @@ class RaftNode : private TransportHandler {
   // options.peers if it is empty), restores from the last snapshot and
   // starts the driver thread. REQUIRES: sm outlives the node.
   static Result<std::unique_ptr<RaftNode>> Start(RaftNodeOptions options, StateMachine* sm);
+  // Seeds a new group's member from a state machine checkpoint taken at
+  // log index `index` (a backup): the checkpoint becomes the member's
+  // snapshot at `index`, with options.peers as the voters. Start then
+  // restores the state machine from it. Every member of the new group is
+  // seeded from the same checkpoint. ALREADY_EXISTS if options.data_dir
+  // already holds a Raft log.
+  static Status Seed(const RaftNodeOptions& options, const std::string& checkpoint,
+                     uint64_t index);
   ~RaftNode() override;
 
   // The gRPC service carrying Raft traffic: register it on the server.

@@ -2,8 +2,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "common/checksum.h"
+#include "common/logging.h"
+#include "common/uuid.h"
 #include "proto/wire_error.h"
 
 namespace dfs::meta {
@@ -34,19 +41,24 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
   reply->set_cluster_id(store_->cluster_id());
   reply->set_leader_id(st.leader);
   reply->set_term(st.term);
-  for (raft::NodeId id : st.conf_state.voters) {
+  auto add_member = [&](raft::NodeId id, bool learner) {
     pb::MetaMember* m = reply->add_members();
     m->set_id(id);
-    auto it = peers_.find(id);
-    if (it != peers_.end()) m->set_address(it->second);
-    m->set_role(id == st.id ? "leader" : "follower");
-    if (id == st.id) m->set_applied_index(st.applied);
-  }
-  for (raft::NodeId id : st.conf_state.learners) {
-    pb::MetaMember* m = reply->add_members();
-    m->set_id(id);
-    m->set_role("learner");
-  }
+    auto it = st.peers.find(id);
+    const raft::PeerStatus peer = it == st.peers.end() ? raft::PeerStatus{} : it->second;
+    m->set_address(peer.address);
+    m->set_match_index(peer.match);
+    if (id == st.id) {
+      m->set_role("leader");
+      m->set_applied_index(st.applied);
+    } else {
+      m->set_role(!peer.active ? "unreachable" : learner ? "learner" : "follower");
+    }
+  };
+  for (raft::NodeId id : st.conf_state.voters)
+    add_member(id, false);
+  for (raft::NodeId id : st.conf_state.learners)
+    add_member(id, true);
   std::map<uint64_t, ServerView> views = registry_->Views();
   for (const pb::NodeRecord& record : store_->Nodes()) {
     pb::NodeInfo* n = reply->add_nodes();
@@ -139,6 +151,165 @@ grpc::Status AdminServiceImpl::SetRepairLimits(grpc::ServerContext*,
                      std::to_string(limits.per_node_jobs) + " per node, bandwidth " +
                      (limits.bandwidth == 0 ? std::string("unlimited")
                                             : std::to_string(limits.bandwidth) + " B/s"));
+  return grpc::Status::OK;
+}
+
+namespace {
+
+// Fills `reply` from `s`, or with `message` on success.
+grpc::Status Answer(const dfs::Status& s, const std::string& message, pb::AdminReply* reply) {
+  if (s.ok()) {
+    reply->set_message(message);
+  } else {
+    StatusToProto(s, reply->mutable_error());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext*, const pb::MemberChangeRequest* req,
+                                         pb::AdminReply* reply) {
+  if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
+  if (req->id() == 0 || req->address().empty()) {
+    return Answer(Status::InvalidArgument("a new member needs an id > 0 and an address"), "",
+                  reply);
+  }
+  raft::RaftNodeStatus st = node_->GetStatus();
+  for (raft::NodeId id : st.conf_state.voters) {
+    if (id == req->id()) {
+      return Answer(Status::AlreadyExists("meta server " + std::to_string(id) +
+                                          " is a member already"),
+                    "", reply);
+    }
+  }
+  const auto timeout = std::chrono::seconds(30);
+  dfs::Status s = node_->AddLearner(req->id(), req->address(), timeout);
+  // A learner becomes a voter once it has caught up with the log.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (s.ok()) {
+    s = node_->PromoteLearner(req->id(), timeout);
+    if (s.ok() || std::chrono::steady_clock::now() > deadline || !s.IsRetryable()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    s = dfs::Status::Ok();
+  }
+  return Answer(s,
+                "meta server " + std::to_string(req->id()) + " at " + req->address() +
+                    " joined as a voting member",
+                reply);
+}
+
+grpc::Status AdminServiceImpl::RemoveMember(grpc::ServerContext*,
+                                            const pb::MemberChangeRequest* req,
+                                            pb::AdminReply* reply) {
+  if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
+  dfs::Status s = node_->RemoveMember(req->id(), std::chrono::seconds(30));
+  return Answer(s, "meta server " + std::to_string(req->id()) + " removed from the group", reply);
+}
+
+grpc::Status AdminServiceImpl::TransferLeader(grpc::ServerContext*,
+                                              const pb::MemberChangeRequest* req,
+                                              pb::AdminReply* reply) {
+  if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
+  dfs::Status s = node_->TransferLeadership(req->id());
+  // Done when the target leads (or the time is up).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.ok() && node_->GetStatus().leader != req->id()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      s = Status::Timeout("meta server " + std::to_string(req->id()) + " did not take over");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return Answer(s, "meta server " + std::to_string(req->id()) + " leads now", reply);
+}
+
+namespace {
+
+// Streams every file under `dir` as pieces; fills `files` with their sizes
+// and checksums. False once the client is gone.
+Result<bool> StreamFiles(const std::string& dir, grpc::ServerWriter<pb::BackupEvent>* writer,
+                         pb::BackupManifest* manifest) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> paths;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    if (e.is_regular_file()) paths.push_back(fs::relative(e.path(), dir).string());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<char> buf(1 << 20);
+  for (const std::string& rel : paths) {
+    const std::string path = dir + "/" + rel;
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return Status::IoError("cannot open " + path);
+    uint64_t offset = 0;
+    size_t n;
+    bool sent = true;
+    while (sent && (n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+      pb::BackupEvent event;
+      pb::BackupPiece* piece = event.mutable_piece();
+      piece->set_path(rel);
+      piece->set_offset(offset);
+      piece->set_data(buf.data(), n);
+      sent = writer->Write(event);
+      offset += n;
+    }
+    std::fclose(f);
+    if (!sent) return false;
+    pb::BackupFileInfo* info = manifest->add_files();
+    info->set_path(rel);
+    uint64_t size = 0, sum = 0;
+    RETURN_IF_ERROR(FileChecksum(path, &sum, &size));
+    if (size != offset) return Status::IoError(path + " changed while it was sent");
+    info->set_size(size);
+    info->set_xxh3(sum);
+  }
+  return true;
+}
+
+}  // namespace
+
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const pb::BackupRequest* req,
+                                      grpc::ServerWriter<pb::BackupEvent>* writer) {
+  pb::BackupEvent refused;
+  if (!Serving(req->header(), refused.mutable_error())) {
+    writer->Write(refused);
+    return grpc::Status::OK;
+  }
+  namespace fs = std::filesystem;
+  const std::string dir = scratch_dir_ + "/backup-" + NewUuid();
+  auto fail = [&](const dfs::Status& s) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    pb::BackupEvent event;
+    StatusToProto(s, event.mutable_error());
+    writer->Write(event);
+    return grpc::Status::OK;
+  };
+  std::error_code ec;
+  fs::create_directories(scratch_dir_, ec);
+  if (dfs::Status s = store_->Checkpoint(dir); !s.ok()) return fail(s);
+  // What the checkpoint holds: open it as a store of its own.
+  pb::BackupManifest manifest;
+  {
+    Result<std::unique_ptr<MetaStore>> copy = MetaStore::Open(dir);
+    if (!copy.ok()) return fail(copy.status());
+    manifest.set_cluster_id((*copy)->cluster_id());
+    manifest.set_applied_index((*copy)->AppliedIndex());
+    manifest.set_chunk_size((*copy)->chunk_size());
+    manifest.set_inodes((*copy)->InodeCount());
+  }
+  manifest.set_created_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+  Result<bool> sent = StreamFiles(dir, writer, &manifest);
+  if (!sent.ok()) return fail(sent.status());
+  fs::remove_all(dir, ec);
+  if (!*sent) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+  pb::BackupEvent last;
+  *last.mutable_manifest() = std::move(manifest);
+  writer->Write(last);
+  DFS_LOG(INFO) << "backup at index " << last.manifest().applied_index() << ": "
+                << last.manifest().files_size() << " files";
   return grpc::Status::OK;
 }
 

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
@@ -16,10 +17,15 @@ namespace dfs::meta {
 
 class AdminServiceImpl final : public pb::AdminService::Service {
  public:
-  // REQUIRES: every pointer outlives the service. `peers`: the Raft group.
-  AdminServiceImpl(raft::RaftNode* node, std::map<uint64_t, std::string> peers, MetaStore* store,
-                   NodeRegistry* registry, RepairScheduler* repair)
-      : node_(node), peers_(std::move(peers)), store_(store), registry_(registry), repair_(repair) {}
+  // REQUIRES: every pointer outlives the service. `scratch_dir`: where
+  // backups are staged (under the server's data directory).
+  AdminServiceImpl(raft::RaftNode* node, MetaStore* store, NodeRegistry* registry,
+                   RepairScheduler* repair, std::string scratch_dir)
+      : node_(node),
+        store_(store),
+        registry_(registry),
+        repair_(repair),
+        scratch_dir_(std::move(scratch_dir)) {}
 
   grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                       pb::StatusReply* reply) override;
@@ -31,6 +37,19 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   // from its configuration).
   grpc::Status SetRepairLimits(grpc::ServerContext* ctx, const pb::SetRepairLimitsRequest* req,
                                pb::AdminReply* reply) override;
+  // Raft membership, one server at a time (docs/raft.md): a new server
+  // joins as a learner, catches up, then becomes a voter; removal and
+  // leadership transfer as Raft does them.
+  grpc::Status AddMember(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
+                         pb::AdminReply* reply) override;
+  grpc::Status RemoveMember(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
+                            pb::AdminReply* reply) override;
+  grpc::Status TransferLeader(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
+                              pb::AdminReply* reply) override;
+  // A checkpoint of the state (consistent at one Raft index), streamed as
+  // files, then its manifest.
+  grpc::Status Backup(grpc::ServerContext* ctx, const pb::BackupRequest* req,
+                      grpc::ServerWriter<pb::BackupEvent>* writer) override;
 
  private:
   // OK on the leader of a formatted cluster that the header may name;
@@ -38,10 +57,10 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   bool Serving(const pb::RpcHeader& header, pb::Error* error) const;
 
   raft::RaftNode* node_;
-  std::map<uint64_t, std::string> peers_;
   MetaStore* store_;
   NodeRegistry* registry_;
   RepairScheduler* repair_;
+  const std::string scratch_dir_;
 };
 
 }  // namespace dfs::meta

@@ -6,13 +6,17 @@
 //
 // The first leader of a new group formats it (a fresh cluster id, the root
 // directory); later starts recover from RocksDB and the Raft log.
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
+#include "common/checksum.h"
 #include "common/config.h"
 #include "common/http_status.h"
 #include "common/logging.h"
@@ -25,6 +29,7 @@
 #include "meta/server/node_registry.h"
 #include "meta/server/repair_scheduler.h"
 #include "meta/server/watch_hub.h"
+#include "proto/admin.pb.h"
 
 namespace dfs::meta {
 namespace {
@@ -51,7 +56,38 @@ struct MetaConfig {
   uint32_t repair_per_node_jobs = 2;
   Bytes repair_bandwidth{0};
   std::string http;
+  std::string restore_from;
 };
+
+// --restore-from: checks the backup against its manifest and seeds the
+// Raft log with it, unless this server already has a log (a restart).
+Status SeedFromBackup(const raft::RaftNodeOptions& options, const std::string& dir) {
+  std::ifstream in(dir + "/MANIFEST.json");
+  if (!in) return Status::NotFound("no backup manifest " + dir + "/MANIFEST.json");
+  std::stringstream json;
+  json << in.rdbuf();
+  pb::BackupManifest manifest;
+  if (!google::protobuf::util::JsonStringToMessage(json.str(), &manifest).ok()) {
+    return Status::Corrupt(dir + "/MANIFEST.json is not a backup manifest");
+  }
+  for (const pb::BackupFileInfo& f : manifest.files()) {
+    uint64_t sum = 0, size = 0;
+    RETURN_IF_ERROR(FileChecksum(dir + "/" + f.path(), &sum, &size), "backup " << dir);
+    if (size != f.size() || sum != f.xxh3()) {
+      return Status::Corrupt("backup file " + f.path() + " does not match its manifest");
+    }
+  }
+  Status s = raft::RaftNode::Seed(options, dir, manifest.applied_index());
+  if (s.code() == ErrorCode::ALREADY_EXISTS) {
+    DFS_LOG(INFO) << "--restore-from ignored: " << s.message();
+    return Status::Ok();
+  }
+  RETURN_IF_ERROR(s, "restoring from " << dir);
+  DFS_LOG(INFO) << "restored cluster " << manifest.cluster_id() << " from " << dir
+                << " at index " << manifest.applied_index() << " (" << manifest.inodes()
+                << " inodes)";
+  return Status::Ok();
+}
 
 int Main(int argc, char** argv) {
   MetaConfig cfg;
@@ -73,6 +109,10 @@ int Main(int argc, char** argv) {
              "snapshot and compact the log every N entries");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
   parser.Add("http", &cfg.http, "host:port for GET /metrics and /healthz (empty: none)");
+  parser.Add("restore_from", &cfg.restore_from,
+             "seed this new server's state from a backup directory (dfsadmin backup create); "
+             "every member of the new group starts with the same backup; ignored once the "
+             "data directory holds a Raft log");
   parser.Add("repair.scan_interval", &cfg.repair_scan_interval,
              "how often the leader sweeps the chunk map for repair work");
   parser.Add("repair.doubt_grace", &cfg.repair_doubt_grace,
@@ -130,6 +170,13 @@ int Main(int argc, char** argv) {
   options.heartbeat_ticks = cfg.raft_heartbeat_ticks;
   options.election_ticks = cfg.raft_election_ticks;
   options.snapshot_entries = cfg.raft_snapshot_entries;
+  if (!cfg.restore_from.empty()) {
+    s = SeedFromBackup(options, cfg.restore_from);
+    if (!s.ok()) {
+      std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
   auto node = raft::RaftNode::Start(options, store->get());
   if (!node.ok()) {
     std::fprintf(stderr, "dfs-meta: %s\n", node.status().ToString().c_str());
@@ -147,7 +194,7 @@ int Main(int argc, char** argv) {
   repair_options.limits.per_node_jobs = cfg.repair_per_node_jobs;
   repair_options.limits.bandwidth = cfg.repair_bandwidth.value;
   RepairScheduler repair(repair_options, node->get(), store->get(), &registry);
-  AdminServiceImpl admin(node->get(), *peers, store->get(), &registry, &repair);
+  AdminServiceImpl admin(node->get(), store->get(), &registry, &repair, cfg.data_dir + "/scratch");
   auto server = raft::ServeRaftNode(cfg.listen, node->get(), {&service, &admin});
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
