@@ -13,6 +13,7 @@
 #include "meta/meta_store_keys.h"
 #include "meta/meta_store_txn.h"
 #include "meta/ops/namespace.h"
+#include "meta/ops/fsck.h"
 #include "meta/ops/ops.h"
 #include "meta/ops/queries.h"
 #include "meta/raft/checkpoint.h"
@@ -94,6 +95,8 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::ChangeChain(txn, ctx, cmd.change_chain());
     case pb::MetaCommand::kSetNodeState:
       return ops::SetNodeState(txn, ctx, cmd.set_node_state());
+    case pb::MetaCommand::kFsckFix:
+      return ops::FsckFix(txn, ctx, cmd.fsck_fix());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }
@@ -420,6 +423,10 @@ Result<std::vector<LocatedChunk>> MetaStore::ScanChunks(uint64_t after_inode, ui
                                                         size_t max) const {
   return ReadState(
       [&](const MetaTxn& txn) { return txn.ScanChunks(after_inode, after_index, max); });
+}
+
+Result<ops::FsckCounts> MetaStore::Fsck(uint64_t start, const ops::FsckVisitor& visitor) const {
+  return ReadState([&](const MetaTxn& txn) { return ops::Fsck(txn, start, visitor); });
 }
 
 Result<pb::ChunkRecord> MetaStore::FindGarbage(uint64_t chunk_id) const {

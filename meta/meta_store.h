@@ -24,6 +24,7 @@
 
 #include "common/result.h"
 #include "meta/meta_store_txn.h"
+#include "meta/ops/fsck.h"
 #include "meta/ops/permissions.h"
 #include "meta/ops/validate.h"
 #include "meta/raft/state_machine.h"
@@ -118,6 +119,8 @@ class MetaStore : public raft::StateMachine {
   // scheduler's sweep.
   Result<std::vector<LocatedChunk>> ScanChunks(uint64_t after_inode, uint64_t after_index,
                                                size_t max) const;
+  // fsck (meta/ops/fsck.h) over one consistent view of the state.
+  Result<ops::FsckCounts> Fsck(uint64_t start, const ops::FsckVisitor& visitor) const;
   // The garbage record of `chunk_id`; NOT_FOUND if it is not garbage.
   Result<pb::ChunkRecord> FindGarbage(uint64_t chunk_id) const;
   // Up to `max` ids, ascending and above `after`, of the garbage chunks

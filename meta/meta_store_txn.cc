@@ -188,6 +188,20 @@ Result<bool> MetaTxn::HasDentries(uint64_t parent) const {
   return !first.empty();
 }
 
+Result<std::vector<uint64_t>> MetaTxn::ScanInodeIds(uint64_t after, size_t max) const {
+  std::vector<uint64_t> out;
+  if (max == 0) return out;
+  RETURN_IF_ERROR(Scan(Family::kInodes, "", keys::Id(after),
+                       [&](std::string_view key, std::string_view) -> Result<bool> {
+                         if (key.size() != 8) return Status::Corrupt("bad inode key");
+                         uint64_t inode = keys::DecodeBigEndian(key);
+                         if (inode == after) return true;
+                         out.push_back(inode);
+                         return out.size() < max;
+                       }));
+  return out;
+}
+
 Result<std::vector<LocatedChunk>> MetaTxn::ScanChunks(uint64_t after_inode, uint64_t after_index,
                                                       size_t max) const {
   std::vector<LocatedChunk> out;

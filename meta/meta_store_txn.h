@@ -105,6 +105,8 @@ class MetaTxn {
   // first after (after_inode, after_index); (0, 0) starts at the first.
   Result<std::vector<LocatedChunk>> ScanChunks(uint64_t after_inode, uint64_t after_index,
                                                size_t max) const;
+  // Up to `max` inode numbers above `after`, ascending.
+  Result<std::vector<uint64_t>> ScanInodeIds(uint64_t after, size_t max) const;
   Result<std::vector<std::string>> ListXattrNames(uint64_t inode) const;
   Result<std::vector<pb::NodeRecord>> ListNodes() const;
   Result<std::vector<pb::ChunkRecord>> ListGarbage(size_t max) const;

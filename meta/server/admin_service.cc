@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -11,6 +12,8 @@
 #include "common/checksum.h"
 #include "common/logging.h"
 #include "common/uuid.h"
+#include "meta/ops/fsck.h"
+#include "meta/server/repair_plan.h"
 #include "proto/wire_error.h"
 
 namespace dfs::meta {
@@ -310,6 +313,87 @@ grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const pb::BackupRequ
   writer->Write(last);
   DFS_LOG(INFO) << "backup at index " << last.manifest().applied_index() << ": "
                 << last.manifest().files_size() << " files";
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminServiceImpl::Fsck(grpc::ServerContext* ctx, const pb::FsckRequest* req,
+                                    grpc::ServerWriter<pb::FsckEvent>* writer) {
+  pb::FsckEvent refused;
+  if (!Serving(req->header(), refused.mutable_error())) {
+    writer->Write(refused);
+    return grpc::Status::OK;
+  }
+  if (dfs::Status s = node_->ReadBarrierAndWait(std::chrono::seconds(5)); !s.ok()) {
+    StatusToProto(s, refused.mutable_error());
+    writer->Write(refused);
+    return grpc::Status::OK;
+  }
+  // Chunk health as the repair scheduler would judge it, once this leader
+  // has listened long enough to know who is dead.
+  const bool settled = registry_->Settled();
+  const std::map<uint64_t, ServerView> servers = registry_->Views();
+  const RepairPolicy policy{replication_, store_->chunk_size()};
+  std::mt19937_64 rng(1);
+  std::vector<ops::FsckFinding> findings;
+  ops::FsckVisitor visitor;
+  visitor.found = [&](const ops::FsckFinding& f) { findings.push_back(f); };
+  visitor.progress = [&](const ops::FsckCounts& c) {
+    pb::FsckEvent event;
+    event.mutable_progress()->set_inodes_checked(c.inodes_checked);
+    event.mutable_progress()->set_inodes_total(c.inodes_total);
+    return !ctx->IsCancelled() && writer->Write(event);
+  };
+  visitor.chunk = [&](uint64_t inode, const IndexedChunk& c) {
+    if (!settled) return;
+    ChunkVerdict v = JudgeChunk(c.record, servers, policy, [](uint64_t) { return false; }, rng);
+    const std::string name = "chunk " + std::to_string(c.record.chunk_id()) + " (index " +
+                             std::to_string(c.index) + " of inode " + std::to_string(inode) + ")";
+    if (v.lost) {
+      findings.push_back({"chunk_lost", inode, c.record.chunk_id(),
+                          name + " has no live copy", std::nullopt});
+    } else if (!v.unknown && v.good < static_cast<int>(replication_)) {
+      findings.push_back({"chunk_under_replicated", inode, c.record.chunk_id(),
+                          name + " has " + std::to_string(v.good) + " of " +
+                              std::to_string(replication_) + " copies (repair restores them)",
+                          std::nullopt});
+    }
+  };
+  const uint64_t start = req->inode() == 0 ? 1 : req->inode();
+  Result<ops::FsckCounts> counts = store_->Fsck(start, visitor);
+  if (!counts.ok()) {
+    StatusToProto(counts.status(), refused.mutable_error());
+    writer->Write(refused);
+    return grpc::Status::OK;
+  }
+  pb::FsckSummary summary;
+  summary.set_directories(counts->directories);
+  summary.set_files(counts->files);
+  summary.set_other(counts->other);
+  summary.set_chunks(counts->chunks);
+  for (const ops::FsckFinding& f : findings) {
+    pb::FsckEvent event;
+    pb::FsckProblem* p = event.mutable_problem();
+    p->set_kind(f.kind);
+    p->set_inode(f.inode);
+    p->set_chunk_id(f.chunk_id);
+    p->set_detail(f.detail);
+    if (req->fix() && f.fix) {
+      pb::MetaCommand cmd;
+      cmd.set_now_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count());
+      *cmd.mutable_fsck_fix() = *f.fix;
+      Result<std::string> r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+      pb::MetaReply applied;
+      p->set_fixed(r.ok() && applied.ParseFromString(*r) && ReplyStatus(applied).ok());
+      if (p->fixed()) summary.set_fixed(summary.fixed() + 1);
+    }
+    summary.set_problems(summary.problems() + 1);
+    if (!writer->Write(event)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
+  pb::FsckEvent last;
+  *last.mutable_summary() = summary;
+  writer->Write(last);
   return grpc::Status::OK;
 }
 

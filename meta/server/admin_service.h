@@ -20,12 +20,13 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   // REQUIRES: every pointer outlives the service. `scratch_dir`: where
   // backups are staged (under the server's data directory).
   AdminServiceImpl(raft::RaftNode* node, MetaStore* store, NodeRegistry* registry,
-                   RepairScheduler* repair, std::string scratch_dir)
+                   RepairScheduler* repair, std::string scratch_dir, uint32_t replication)
       : node_(node),
         store_(store),
         registry_(registry),
         repair_(repair),
-        scratch_dir_(std::move(scratch_dir)) {}
+        scratch_dir_(std::move(scratch_dir)),
+        replication_(replication) {}
 
   grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                       pb::StatusReply* reply) override;
@@ -46,6 +47,11 @@ class AdminServiceImpl final : public pb::AdminService::Service {
                             pb::AdminReply* reply) override;
   grpc::Status TransferLeader(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
                               pb::AdminReply* reply) override;
+  // Walks the namespace and chunk map (meta/ops/fsck.h) on one consistent
+  // view; adds chunk health as the leader judges it; with `fix`, proposes
+  // each safe fix.
+  grpc::Status Fsck(grpc::ServerContext* ctx, const pb::FsckRequest* req,
+                    grpc::ServerWriter<pb::FsckEvent>* writer) override;
   // A checkpoint of the state (consistent at one Raft index), streamed as
   // files, then its manifest.
   grpc::Status Backup(grpc::ServerContext* ctx, const pb::BackupRequest* req,
@@ -61,6 +67,7 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   NodeRegistry* registry_;
   RepairScheduler* repair_;
   const std::string scratch_dir_;
+  const uint32_t replication_;
 };
 
 }  // namespace dfs::meta

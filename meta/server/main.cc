@@ -194,7 +194,8 @@ int Main(int argc, char** argv) {
   repair_options.limits.per_node_jobs = cfg.repair_per_node_jobs;
   repair_options.limits.bandwidth = cfg.repair_bandwidth.value;
   RepairScheduler repair(repair_options, node->get(), store->get(), &registry);
-  AdminServiceImpl admin(node->get(), store->get(), &registry, &repair, cfg.data_dir + "/scratch");
+  AdminServiceImpl admin(node->get(), store->get(), &registry, &repair, cfg.data_dir + "/scratch",
+                         cfg.replication);
   auto server = raft::ServeRaftNode(cfg.listen, node->get(), {&service, &admin});
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
