@@ -164,6 +164,21 @@ size_t CountKeys(const std::string& dir, const std::string& family) {
   return count;
 }
 
+void DeleteRawKey(const std::string& dir, const std::string& family, const std::string& key) {
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : keys::kFamilies)
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  for (size_t i = 0; i < handles.size(); i++) {
+    if (family == keys::kFamilies[i]) REQUIRE(db->Delete(rocksdb::WriteOptions(), handles[i], key).ok());
+  }
+  for (auto* h : handles)
+    REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+}
+
 Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply) {
   Status status = ReplyStatus(reply);
   if (!status.ok()) return status;

@@ -59,6 +59,9 @@ Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply);
 // Keys in one column family of a closed store (`dir` is its state
 // directory).
 size_t CountKeys(const std::string& dir, const std::string& family);
+// Deletes one key of a closed store's family behind the state machine's
+// back (to make damage for fsck to find).
+void DeleteRawKey(const std::string& dir, const std::string& family, const std::string& key);
 
 // A MetaStore in a fresh temporary directory.
 class TestStore {
