@@ -247,7 +247,9 @@ Result<bool> StreamFiles(const std::string& dir, grpc::ServerWriter<pb::BackupEv
     uint64_t offset = 0;
     size_t n;
     bool sent = true;
-    while (sent && (n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+    bool first = true;  // an empty file is sent as one empty piece
+    while (sent && ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0 || first)) {
+      first = false;
       pb::BackupEvent event;
       pb::BackupPiece* piece = event.mutable_piece();
       piece->set_path(rel);

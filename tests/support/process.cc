@@ -11,8 +11,10 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 namespace dfs::testing {
 
@@ -50,6 +52,20 @@ std::string BinDir() {
 
 Process::~Process() {
   if (pid_ > 0) Kill();
+}
+
+ToolRun RunTool(const std::vector<std::string>& argv, const std::string& log_path) {
+  ToolRun run;
+  pid_t pid = Spawn(argv, log_path, SIGKILL);
+  if (pid <= 0) return run;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log_path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  run.output = text.str();
+  return run;
 }
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path, int death_signal) {

@@ -21,6 +21,16 @@ std::string BinDir();
 // Returns the child's pid, or -1 if fork failed (exec failures exit 127).
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log_path, int death_signal);
 
+// One finished run of a command-line tool: its exit code (-1 if it did not
+// exit normally) and what it wrote to stdout and stderr, together.
+struct ToolRun {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `argv` to completion with its output in `log_path`, and reads it.
+ToolRun RunTool(const std::vector<std::string>& argv, const std::string& log_path);
+
 class Process {
  public:
   Process() = default;
