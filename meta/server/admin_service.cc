@@ -63,6 +63,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
   for (raft::NodeId id : st.conf_state.learners)
     add_member(id, true);
   std::map<uint64_t, ServerView> views = registry_->Views();
+  const bool settled = registry_->Settled();
   for (const pb::NodeRecord& record : store_->Nodes()) {
     pb::NodeInfo* n = reply->add_nodes();
     n->set_node_id(record.node_id());
@@ -71,7 +72,8 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
     n->set_capacity_bytes(record.capacity_bytes());
     auto it = views.find(record.node_id());
     bool live = it != views.end() && it->second.live;
-    n->set_state(live ? record.state() : "dead");
+    // A new leader has not heard everyone yet: silence proves nothing.
+    n->set_state(live ? record.state() : !settled ? "unknown" : "dead");
     if (it != views.end()) {
       n->set_capacity_bytes(it->second.capacity);
       n->set_free_bytes(it->second.free);

@@ -67,14 +67,15 @@ std::string MetaMetrics(const MetaMetricsSources& s) {
 
   std::map<uint64_t, ServerView> views = s.registry->Views();
   std::map<std::string, double> by_state = {
-      {"active", 0}, {"draining", 0}, {"removed", 0}, {"dead", 0}};
+      {"active", 0}, {"draining", 0}, {"removed", 0}, {"dead", 0}, {"unknown", 0}};
   std::vector<std::pair<std::string, double>> used;
   uint64_t capacity = 0, free = 0;
   for (const pb::NodeRecord& record : s.store->Nodes()) {
     auto it = views.find(record.node_id());
     bool live = it != views.end() && it->second.live;
     if (!live && record.state() != "removed") {
-      by_state["dead"]++;
+      // A new leader has not heard everyone yet: not dead before it settles.
+      by_state[s.registry->Settled() ? "dead" : "unknown"]++;
       continue;
     }
     by_state[record.state()]++;

@@ -4,22 +4,34 @@
 // servers, reports JSON, and says in its exit code whether the cluster is
 // healthy (0), degraded (1, here: a chunk server killed) or unreachable
 // (2), also across a leader change; `repair-limits` changes the leader's
-// repair limits; `drain` starts draining a chunk server.
+// repair limits; `drain` starts draining a chunk server. On a mounted
+// cluster: `nodes`, `file` of a file written through libdfsclient,
+// `repair-rate`, `health` of the FUSE mount (and of a directory that is
+// not one), `fsck`, `backup create|verify`, and `meta add|transfer-leader|
+// remove` with a fourth dfs-meta.
 #define CATCH_CONFIG_MAIN
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <catch2/catch.hpp>
+
+#include <filesystem>
 
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "client/file_system.h"
+#include "google/protobuf/util/json_util.h"
+#include "proto/admin.pb.h"
 #include "tests/support/chunk_servers.h"
+#include "tests/support/mounted_cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/server_group.h"
 
@@ -247,6 +259,241 @@ TEST_CASE("dfsadmin status, json and repair-limits on a live cluster; a dead ser
   CHECK(CountLines(failover.output, {meta.addresses().at(old_leader), "unreachable"}) +
             CountLines(failover.output, {meta.addresses().at(old_leader), "follower"}) ==
         1);
+}
+
+// The leader's id as `status` names it ("leader 2 (127.0.0.1:...)"), 0 if none.
+uint64_t LeaderOf(const Run& status, const std::map<uint64_t, std::string>& members) {
+  for (const auto& [id, address] : members) {
+    if (Contains(status.output, "leader " + std::to_string(id) + " (" + address + ")")) return id;
+  }
+  return 0;
+}
+
+// `data` as file `name` in directory `parent`, through libdfsclient.
+void WriteFile(client::FileSystem& fs, uint64_t parent, const std::string& name,
+               const std::string& data) {
+  client::Caller root;
+  auto h = fs.CreateFile(root, parent, name, 0640, O_WRONLY | O_CREAT | O_EXCL);
+  REQUIRE(h.ok());
+  for (size_t off = 0; off < data.size(); off += 1 << 20) {
+    auto n = fs.Write(h->handle, off, std::string_view(data).substr(off, 1 << 20));
+    INFO(n.status().ToString());
+    REQUIRE(n.ok());
+  }
+  Status s = fs.Release(h->handle);
+  INFO(s.ToString());
+  REQUIRE(s.ok());
+}
+
+TEST_CASE("dfsadmin nodes, file, repair-rate, health, fsck, backup and meta on a mounted cluster") {
+  testing::MountedCluster cluster;  // 3 dfs-meta, 3 chunk servers, 4 MiB chunks
+  REQUIRE(cluster.ok());
+  const std::string dir = cluster.dir();
+  const std::string all = cluster.MetaAddresses();
+  auto admin = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"--meta", all});
+    return Dfsadmin(dir, args);
+  };
+
+  SECTION("nodes") {
+    Run r = Until(
+        [&] { return admin({"nodes"}); },
+        [](const Run& r) { return r.exit_code == 0 && CountLines(r.output, {"active"}) == 3; },
+        30s);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(Contains(r.output, "USED%"));
+    CHECK_FALSE(Contains(r.output, "META SERVERS"));
+    for (int i = 1; i <= 3; i++)
+      CHECK(CountLines(r.output, {cluster.chunks().address(i), "active"}) == 1);
+    Run json = admin({"--json", "nodes"});
+    INFO(json.output);
+    CHECK(json.exit_code == 0);
+    CHECK(json.output.rfind("{", 0) == 0);
+    CHECK(CountLines(json.output, {"\"state\":\"active\""}) == 3);  // one node a line
+  }
+
+  SECTION("file: inode, attributes and chunks of a file written through libdfsclient") {
+    client::FileSystemOptions o;
+    o.meta = cluster.meta().AddressList();
+    o.meta_timeout = 30s;
+    auto fs = client::FileSystem::Open(o);
+    REQUIRE(fs.ok());
+    client::Caller root;
+    auto photos = (*fs)->Create(root, 1, "photos", pb::FILE_TYPE_DIRECTORY, 0755, true);
+    REQUIRE(photos.ok());
+    const std::string data(9 << 20, 'x');  // 3 chunks of 4 MiB
+    WriteFile(**fs, photos->inode(), "a.jpg", data);
+    auto attr = (*fs)->Lookup(root, photos->inode(), "a.jpg");
+    REQUIRE(attr.ok());
+
+    Run r = admin({"file", "/photos/a.jpg"});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(CountLines(r.output, {"inode", std::to_string(attr->inode())}) == 1);
+    CHECK(Contains(r.output, "regular file"));
+    CHECK(Contains(r.output, "(9437184 bytes)"));
+    CHECK(Contains(r.output, "0640"));
+    CHECK(CountLines(r.output, {"data_version"}) == 1);
+    // One row per chunk, each naming its three replicas in the chain.
+    const auto& chunks = cluster.chunks();
+    CHECK(CountLines(r.output, {chunks.address(1), chunks.address(2), chunks.address(3)}) == 3);
+    CHECK(CountLines(r.output, {"4194304"}) == 2);  // two full chunks, then 1 MiB
+    CHECK(CountLines(r.output, {"1048576"}) == 1);
+
+    Run json = admin({"--json", "file", "//photos/a.jpg/"});
+    INFO(json.output);
+    CHECK(json.exit_code == 0);
+    CHECK(CountLines(json.output, {"\"chunk_id\""}) == 3);
+    CHECK(Contains(json.output, "\"path\": \"//photos/a.jpg/\""));
+
+    Run dir_r = admin({"file", "/photos"});
+    CHECK(dir_r.exit_code == 0);
+    CHECK(Contains(dir_r.output, "directory"));
+    Run missing = admin({"file", "/photos/b.jpg"});
+    INFO(missing.output);
+    CHECK(missing.exit_code == 1);
+    CHECK(Contains(missing.output, "NOT_FOUND"));
+    CHECK(Contains(missing.output, "/photos/b.jpg"));
+    CHECK(admin({"file", "photos/a.jpg"}).exit_code == 1);
+    CHECK(admin({"file", "/photos/a.jpg/x"}).exit_code == 1);
+  }
+
+  SECTION("repair-rate sets the repair bandwidth") {
+    Run r = admin({"repair-rate", "100MiB"});
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(CountLines(r.output, {"bandwidth", "100 MiB/s"}) == 1);
+    Run json = admin({"--json", "repair-limits"});
+    CHECK(Contains(json.output, "\"bandwidth\": \"104857600\""));
+    r = admin({"repair-rate", "0"});
+    CHECK(r.exit_code == 0);
+    CHECK(CountLines(r.output, {"bandwidth", "unlimited"}) == 1);
+    CHECK(admin({"repair-rate", "fast"}).exit_code == 2);
+  }
+
+  SECTION("health of a dfs mount passes; of a directory on another file system it fails") {
+    testing::Mount* m = cluster.AddMount();
+    REQUIRE(m != nullptr);
+    // No --meta needed.
+    Run r = Dfsadmin(dir, {"health", "--mount", m->path()});
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    for (const char* step :
+         {"stat", "create", "write", "fsync", "close", "reopen", "read", "unlink"}) {
+      CHECK(CountLines(r.output, {step, " ms", "ok"}) >= 1);
+    }
+    CHECK(Contains(r.output, "healthy: " + m->path()));
+    // The canary is gone.
+    int left = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(m->path()))
+      left += entry.path().filename().string().rfind(".dfs-health-", 0) == 0;
+    CHECK(left == 0);
+    Run json = Dfsadmin(dir, {"--json", "health", "--mount", m->path()});
+    CHECK(json.exit_code == 0);
+    CHECK(Contains(json.output, "\"healthy\": true"));
+
+    Run other = Dfsadmin(dir, {"health", "--mount", "/tmp"});
+    INFO(other.output);
+    CHECK(other.exit_code == 1);
+    CHECK(Contains(other.output, "not on a dfs mount"));
+    CHECK(Contains(other.output, "step stat failed"));
+    CHECK(Dfsadmin(dir, {"health", "--mount", dir + "/no-such-dir"}).exit_code == 1);
+    CHECK(Dfsadmin(dir, {"health"}).exit_code == 2);
+    REQUIRE(m->Unmount() == 0);
+  }
+
+  SECTION("fsck of a healthy cluster finds no problems") {
+    Run r = admin({"fsck"});
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    CHECK(Contains(r.output, "no problems found"));
+    Run json = admin({"--json", "fsck", "/"});
+    INFO(json.output);
+    CHECK(json.exit_code == 0);
+    CHECK(Contains(json.output, "\"problems\": []"));
+    CHECK(admin({"fsck", "/no-such-dir"}).exit_code == 2);
+  }
+
+  SECTION("backup create then verify; a second create replaces the first, leaving nothing else") {
+    const std::string backup = dir + "/backups/meta";
+    Run r = admin({"backup", "create", backup});
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    CHECK(Contains(r.output, "backup of cluster " + cluster.chunks().cluster_id()));
+    Run v = Dfsadmin(dir, {"--json", "backup", "verify", backup});  // no --meta needed
+    INFO(v.output);
+    CHECK(v.exit_code == 0);
+    pb::BackupManifest manifest;
+    {
+      std::ifstream in(backup + "/MANIFEST.json");
+      std::stringstream text;
+      text << in.rdbuf();
+      REQUIRE(google::protobuf::util::JsonStringToMessage(text.str(), &manifest).ok());
+    }
+    CHECK(manifest.applied_index() > 0);
+    CHECK(manifest.files_size() > 0);
+    CHECK(manifest.cluster_id() == cluster.chunks().cluster_id());
+
+    r = admin({"backup", "create", backup + "/"});
+    INFO(r.output);
+    CHECK(r.exit_code == 0);
+    std::vector<std::string> names;
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/backups"))
+      names.push_back(entry.path().filename().string());
+    CHECK(names == std::vector<std::string>{"meta"});
+    CHECK(Dfsadmin(dir, {"backup", "verify", backup}).exit_code == 0);
+
+    // A damaged file is found.
+    const pb::BackupFileInfo& first = manifest.files(0);
+    {
+      std::ofstream out(backup + "/" + first.path(), std::ios::app);
+      out << "x";
+    }
+    Run bad = Dfsadmin(dir, {"backup", "verify", backup});
+    INFO(bad.output);
+    CHECK(bad.exit_code == 1);
+    CHECK(Contains(bad.output, first.path()));
+    CHECK(Dfsadmin(dir, {"backup", "verify", dir + "/backups"}).exit_code == 1);
+  }
+
+  SECTION("meta add a fourth dfs-meta, transfer the leadership, remove it") {
+    testing::ServerGroup& meta = cluster.meta();
+    const std::string joiner = meta.StartJoiner(4);
+    Run add = admin({"--timeout", "60s", "meta", "add", "4=" + joiner});
+    INFO(add.output);
+    REQUIRE(add.exit_code == 0);
+    CHECK(Contains(add.output, "meta server 4"));
+    Run r = Until(
+        [&] { return admin({"status"}); },
+        [](const Run& r) { return r.exit_code == 0 && CountLines(r.output, {"follower"}) == 3; },
+        30s);
+    INFO(r.output);
+    CHECK(CountLines(r.output, {joiner}) == 1);
+    CHECK(CountLines(r.output, {"follower"}) + CountLines(r.output, {" leader "}) >= 4);
+
+    const uint64_t before = LeaderOf(r, meta.addresses());
+    REQUIRE(before != 0);
+    const uint64_t next = before == 1 ? 2 : 1;
+    Run transfer = admin({"--timeout", "20s", "meta", "transfer-leader", std::to_string(next)});
+    INFO(transfer.output);
+    CHECK(transfer.exit_code == 0);
+    r = Until([&] { return admin({"status"}); },
+              [&](const Run& r) { return LeaderOf(r, meta.addresses()) == next; }, 15s);
+    INFO(r.output);
+    CHECK(LeaderOf(r, meta.addresses()) == next);
+
+    Run remove = admin({"--timeout", "20s", "meta", "remove", "4"});
+    INFO(remove.output);
+    CHECK(remove.exit_code == 0);
+    r = admin({"status"});
+    INFO(r.output);
+    CHECK(CountLines(r.output, {joiner}) == 0);
+
+    CHECK(admin({"meta", "add", "4"}).exit_code == 2);
+    CHECK(admin({"meta", "add", "x=127.0.0.1:1"}).exit_code == 2);
+    CHECK(admin({"meta", "frobnicate"}).exit_code == 2);
+  }
 }
 
 }  // namespace

@@ -31,6 +31,14 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
+// What Invoke needs of a reply, for a stream: the error its first event
+// carried, if that was one.
+struct StreamOpening {
+  pb::Error refusal;
+  void Clear() { refusal.Clear(); }
+  const pb::Error& error() const { return refusal; }
+};
+
 std::string Trim(std::string s) {
   const char* space = " \t\r\n";
   s.erase(0, s.find_first_not_of(space));
@@ -181,6 +189,102 @@ Result<pb::AdminReply> AdminClient::SetRepairLimits(pb::SetRepairLimitsRequest r
     return stub->SetRepairLimits(ctx, request, r);
   }));
   return reply;
+}
+
+Result<pb::AdminReply> AdminClient::ChangeMembers(const char* method, MemberCall call, uint64_t id,
+                                                  const std::string& address) {
+  pb::MemberChangeRequest req;
+  *req.mutable_header() = Header();
+  req.set_id(id);
+  req.set_address(address);
+  pb::AdminReply reply;
+  RETURN_IF_ERROR(Invoke(
+      method, &reply, [&](auto* stub, auto* ctx, auto* r) { return (stub->*call)(ctx, req, r); }));
+  return reply;
+}
+
+Result<pb::AdminReply> AdminClient::AddMember(uint64_t id, const std::string& address) {
+  return ChangeMembers("AddMember", &pb::AdminService::Stub::AddMember, id, address);
+}
+
+Result<pb::AdminReply> AdminClient::RemoveMember(uint64_t id) {
+  return ChangeMembers("RemoveMember", &pb::AdminService::Stub::RemoveMember, id, "");
+}
+
+Result<pb::AdminReply> AdminClient::TransferLeader(uint64_t id) {
+  return ChangeMembers("TransferLeader", &pb::AdminService::Stub::TransferLeader, id, "");
+}
+
+template <class Event, class Open, class OnEvent>
+dfs::Status AdminClient::InvokeStream(const char* method, std::chrono::milliseconds run_time,
+                                      Open open, OnEvent on_event) {
+  dfs::Status result;
+  StreamOpening opening;
+  RETURN_IF_ERROR(
+      Invoke(method, &opening, [&](auto* stub, grpc::ClientContext* ctx, StreamOpening* first) {
+        // Invoke's deadline suits one unary call; a stream may run much longer.
+        ctx->set_deadline(std::chrono::system_clock::now() + run_time);
+        std::unique_ptr<grpc::ClientReader<Event>> reader = open(stub, ctx);
+        Event event;
+        if (!reader->Read(&event)) return reader->Finish();  // the transport's error, or empty
+        if (event.has_error()) {
+          // A refusal (NOT_LEADER, ...): Invoke decides where to go next.
+          first->refusal = event.error();
+          ctx->TryCancel();
+          reader->Finish();
+          return grpc::Status::OK;
+        }
+        // From here on the leader is working: no retry elsewhere.
+        do {
+          result = event.has_error() ? StatusFromProto(event.error()) : on_event(event);
+        } while (result.ok() && reader->Read(&event));
+        if (!result.ok()) {
+          ctx->TryCancel();
+          reader->Finish();
+          return grpc::Status::OK;
+        }
+        grpc::Status end = reader->Finish();
+        if (!end.ok()) {
+          result = dfs::Status::Unavailable(std::string(method) +
+                                            " stream broke off: " + end.error_message());
+        }
+        return grpc::Status::OK;
+      }));
+  return result;
+}
+
+dfs::Status AdminClient::Fsck(pb::FsckRequest request,
+                              const std::function<void(const pb::FsckEvent&)>& on_event,
+                              std::chrono::milliseconds run_time) {
+  *request.mutable_header() = Header();
+  bool summarized = false;
+  RETURN_IF_ERROR(InvokeStream<pb::FsckEvent>(
+      "Fsck", run_time, [&](auto* stub, auto* ctx) { return stub->Fsck(ctx, request); },
+      [&](const pb::FsckEvent& event) {
+        on_event(event);
+        summarized = event.has_summary();
+        return dfs::Status::Ok();
+      }));
+  if (!summarized) return dfs::Status::Unavailable("the fsck stream ended without a summary");
+  return dfs::Status::Ok();
+}
+
+Result<pb::BackupManifest> AdminClient::Backup(
+    const std::function<dfs::Status(const pb::BackupPiece&)>& on_piece,
+    std::chrono::milliseconds run_time) {
+  pb::BackupRequest req;
+  *req.mutable_header() = Header();
+  std::optional<pb::BackupManifest> manifest;
+  RETURN_IF_ERROR(InvokeStream<pb::BackupEvent>(
+      "Backup", run_time, [&](auto* stub, auto* ctx) { return stub->Backup(ctx, req); },
+      [&](const pb::BackupEvent& event) {
+        if (manifest) return dfs::Status::Internal("the backup stream went on after its manifest");
+        if (event.has_manifest()) manifest = event.manifest();
+        if (event.has_piece()) return on_piece(event.piece());
+        return dfs::Status::Ok();
+      }));
+  if (!manifest) return dfs::Status::Unavailable("the backup stream ended without a manifest");
+  return *std::move(manifest);
 }
 
 }  // namespace dfs::admin

@@ -15,6 +15,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,34 @@ class AdminClient {
   // filled in here). Errors as for Status().
   Result<pb::AdminReply> SetRepairLimits(pb::SetRepairLimitsRequest request);
 
+  // Raft membership (docs/raft.md): AddMember lets meta server `id` at
+  // `address` join (as a learner, then a voter once caught up);
+  // RemoveMember takes `id` out of the group; TransferLeader hands the
+  // leadership to `id`. The reply's message says what the leader did.
+  // Errors as for Status(), and the leader's refusal (e.g. ALREADY_EXISTS).
+  Result<pb::AdminReply> AddMember(uint64_t id, const std::string& address);
+  Result<pb::AdminReply> RemoveMember(uint64_t id);
+  Result<pb::AdminReply> TransferLeader(uint64_t id);
+
+  // The streaming calls find the leader as the others do, from the first
+  // event of a stream (a refusal is a stream of one error event). Once the
+  // leader has sent anything else, every event goes to `on_event` and the
+  // call is not retried elsewhere: a broken stream is an error (UNAVAILABLE),
+  // not a second run. The stream itself may run for up to `run_time`.
+  //
+  // fsck of the subtree at request.inode (0: the root); `on_event` sees the
+  // progress, problem and summary events in order. A stream that ends
+  // without a summary is an error.
+  dfs::Status Fsck(pb::FsckRequest request,
+                   const std::function<void(const pb::FsckEvent&)>& on_event,
+                   std::chrono::milliseconds run_time);
+  // A backup of the metadata: `on_piece` gets every piece of every file
+  // (returning an error stops the call with it); the manifest, last, is
+  // returned. A stream that ends without a manifest is an error.
+  Result<pb::BackupManifest> Backup(
+      const std::function<dfs::Status(const pb::BackupPiece&)>& on_piece,
+      std::chrono::milliseconds run_time);
+
   // The cluster id learned from a reply; empty until one named it.
   const std::string& cluster_id() const { return cluster_id_; }
 
@@ -56,6 +85,17 @@ class AdminClient {
   // `method` names the RPC in messages.
   template <class Reply, class Call>
   dfs::Status Invoke(const char* method, Reply* reply, Call call);
+  // Opens the stream `open` (stub, context) returns on the leader, with
+  // Invoke's leader search, and hands every event after a first non-error
+  // one to `on_event`. Returns the stream's final status.
+  template <class Event, class Open, class OnEvent>
+  dfs::Status InvokeStream(const char* method, std::chrono::milliseconds run_time, Open open,
+                           OnEvent on_event);
+  using MemberCall = grpc::Status (pb::AdminService::Stub::*)(grpc::ClientContext*,
+                                                              const pb::MemberChangeRequest&,
+                                                              pb::AdminReply*);
+  Result<pb::AdminReply> ChangeMembers(const char* method, MemberCall call, uint64_t id,
+                                       const std::string& address);
   pb::AdminService::Stub* StubFor(const std::string& address);
   pb::RpcHeader Header() const;
 

@@ -3,8 +3,11 @@
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <google/protobuf/struct.pb.h>
+
 #include <algorithm>
 #include <cmath>
+#include <ctime>
 
 namespace dfs::admin {
 
@@ -67,6 +70,47 @@ std::string UsedPercent(const pb::NodeInfo& n) {
   return fmt::format("{:.1f}", used * 100);
 }
 
+// A "name  value" line of a record, names in a fixed column.
+std::string Field(const std::string& name, const std::string& value) {
+  return fmt::format("{:<13}{}\n", name, value);
+}
+
+std::string FileTypeName(pb::FileType type) {
+  switch (type) {
+    case pb::FILE_TYPE_REGULAR:
+      return "regular file";
+    case pb::FILE_TYPE_DIRECTORY:
+      return "directory";
+    case pb::FILE_TYPE_SYMLINK:
+      return "symbolic link";
+    case pb::FILE_TYPE_FIFO:
+      return "fifo";
+    case pb::FILE_TYPE_SOCKET:
+      return "socket";
+    default:
+      return "unknown (" + std::to_string(static_cast<int>(type)) + ")";
+  }
+}
+
+// Chunk ids in hex, as the chunk servers name their files.
+std::string ChunkIdHex(uint64_t id) {
+  return fmt::format("{:016x}", id);
+}
+
+// "2024-05-01 12:00:00.123456789 UTC".
+std::string FormatTimespec(const pb::Timespec& t) {
+  std::time_t sec = static_cast<std::time_t>(t.sec());
+  std::tm tm{};
+  gmtime_r(&sec, &tm);
+  char day[32];
+  std::strftime(day, sizeof day, "%Y-%m-%d %H:%M:%S", &tm);
+  return fmt::format("{}.{:09d} UTC", day, t.nsec());
+}
+
+std::string BandwidthText(const pb::RepairLimits& limits) {
+  return limits.bandwidth() == 0 ? "unlimited" : HumanBytes(limits.bandwidth()) + "/s";
+}
+
 }  // namespace
 
 std::string HumanBytes(uint64_t bytes) {
@@ -110,8 +154,83 @@ Health Judge(const pb::StatusReply& s, std::vector<std::string>* problems) {
 
 std::string FormatRepairLimits(const pb::RepairLimits& limits) {
   return fmt::format("{} jobs, {} per node, bandwidth {}", limits.max_jobs(),
-                     limits.per_node_jobs(),
-                     limits.bandwidth() == 0 ? "unlimited" : HumanBytes(limits.bandwidth()) + "/s");
+                     limits.per_node_jobs(), BandwidthText(limits));
+}
+
+std::string FormatNodes(const pb::StatusReply& s) {
+  if (s.nodes().empty()) return "(none registered)\n";
+  Table nodes({{"NODE"},
+               {"ZONE"},
+               {"ADDRESS"},
+               {"STATE"},
+               {"CAPACITY", true},
+               {"FREE", true},
+               {"USED%", true},
+               {"CHUNKS", true}});
+  std::vector<pb::NodeInfo> sorted_nodes(s.nodes().begin(), s.nodes().end());
+  std::sort(sorted_nodes.begin(), sorted_nodes.end(),
+            [](const auto& a, const auto& b) { return a.node_id() < b.node_id(); });
+  for (const pb::NodeInfo& n : sorted_nodes) {
+    nodes.Add({std::to_string(n.node_id()), n.zone(), n.address(), n.state(),
+               HumanBytes(n.capacity_bytes()), HumanBytes(n.free_bytes()), UsedPercent(n),
+               std::to_string(n.chunks())});
+  }
+  return nodes.Render();
+}
+
+std::string FormatRepairLimitLines(const pb::RepairLimits& l) {
+  return fmt::format("max jobs       {}\nper-node jobs  {}\nbandwidth      {}\n", l.max_jobs(),
+                     l.per_node_jobs(), BandwidthText(l));
+}
+
+std::string FormatFile(const FileInfo& f) {
+  const pb::InodeAttr& a = f.attr;
+  std::string out;
+  out += Field("path", f.path);
+  out += Field("inode", std::to_string(a.inode()));
+  out += Field("type", FileTypeName(a.type()));
+  out += Field("size", fmt::format("{} ({} bytes)", HumanBytes(a.size()), a.size()));
+  out += Field("mode", fmt::format("{:04o}", a.mode()));
+  out += Field("uid/gid", fmt::format("{}/{}", a.uid(), a.gid()));
+  out += Field("nlink", std::to_string(a.nlink()));
+  out += Field("mtime", FormatTimespec(a.mtime()));
+  out += Field("data_version", std::to_string(a.data_version()));
+  if (a.type() != pb::FILE_TYPE_REGULAR) return out;
+  out += Field("chunk size", HumanBytes(f.chunk_size));
+  out += Field("chunks", std::to_string(f.chunks.size()));
+  if (f.chunks.empty()) return out;
+  out += "\n";
+  Table chunks({{"INDEX", true}, {"CHUNK"}, {"VERSION", true}, {"LENGTH", true}, {"REPLICAS"}});
+  for (const pb::ChunkLocation& c : f.chunks) {
+    std::string replicas;
+    for (const pb::ChunkReplica& r : c.replicas()) {
+      if (!replicas.empty()) replicas += ", ";
+      replicas += fmt::format("{} ({} {})", r.node_id(), r.address(), r.zone());
+    }
+    chunks.Add({std::to_string(c.index()), ChunkIdHex(c.chunk_id()), std::to_string(c.version()),
+                std::to_string(c.length()), replicas.empty() ? "(none)" : replicas});
+  }
+  return out + chunks.Render();
+}
+
+std::string FormatFsckProblem(const pb::FsckProblem& p) {
+  std::string out = p.kind() + "  inode " + std::to_string(p.inode());
+  if (p.chunk_id() != 0) out += "  chunk " + ChunkIdHex(p.chunk_id());
+  if (!p.detail().empty()) out += "  " + p.detail();
+  if (p.fixed()) out += "  (fixed)";
+  return out + "\n";
+}
+
+std::string FormatFsckSummary(const pb::FsckSummary& s) {
+  std::string out = fmt::format("checked {} directories, {} files, {} other, {} chunks\n",
+                                s.directories(), s.files(), s.other(), s.chunks());
+  uint64_t left = s.problems() - std::min(s.fixed(), s.problems());
+  if (s.problems() == 0) {
+    out += "no problems found\n";
+  } else {
+    out += fmt::format("{} problems found, {} fixed, {} remain\n", s.problems(), s.fixed(), left);
+  }
+  return out;
 }
 
 std::string FormatStatus(const pb::StatusReply& s) {
@@ -136,29 +255,7 @@ std::string FormatStatus(const pb::StatusReply& s) {
   }
   out += members.Render() + "\n";
 
-  out += "CHUNK SERVERS\n";
-  if (s.nodes().empty()) {
-    out += "(none registered)\n";
-  } else {
-    Table nodes({{"NODE"},
-                 {"ZONE"},
-                 {"ADDRESS"},
-                 {"STATE"},
-                 {"CAPACITY", true},
-                 {"FREE", true},
-                 {"USED%", true},
-                 {"CHUNKS", true}});
-    std::vector<pb::NodeInfo> sorted_nodes(s.nodes().begin(), s.nodes().end());
-    std::sort(sorted_nodes.begin(), sorted_nodes.end(),
-              [](const auto& a, const auto& b) { return a.node_id() < b.node_id(); });
-    for (const pb::NodeInfo& n : sorted_nodes) {
-      nodes.Add({std::to_string(n.node_id()), n.zone(), n.address(), n.state(),
-                 HumanBytes(n.capacity_bytes()), HumanBytes(n.free_bytes()), UsedPercent(n),
-                 std::to_string(n.chunks())});
-    }
-    out += nodes.Render();
-  }
-  out += "\n";
+  out += "CHUNK SERVERS\n" + FormatNodes(s) + "\n";
 
   out += Summary(
       "CHUNKS", fmt::format("total {}  healthy {}  under-replicated {}  lost {}  "
@@ -199,6 +296,37 @@ std::string ToJson(const google::protobuf::Message& message) {
   if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) out = "{}";
   if (out.empty() || out.back() != '\n') out += '\n';
   return out;
+}
+
+std::string ToJsonValue(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(message, &out, options).ok()) out = "{}";
+  return out;
+}
+
+std::string JsonString(const std::string& text) {
+  google::protobuf::Value value;
+  value.set_string_value(text);
+  return ToJsonValue(value);
+}
+
+std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string out = "{";
+  for (size_t i = 0; i < fields.size(); i++) {
+    out += (i == 0 ? "\n  " : ",\n  ") + JsonString(fields[i].first) + ": " + fields[i].second;
+  }
+  return out + "\n}\n";
+}
+
+std::string JsonArray(const std::vector<std::string>& values) {
+  if (values.empty()) return "[]";
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); i++)
+    out += (i == 0 ? "\n    " : ",\n    ") + values[i];
+  return out + "\n  ]";
 }
 
 }  // namespace dfs::admin
