@@ -245,12 +245,13 @@ std::string FormatStatus(const pb::StatusReply& s) {
   out += fmt::format("cluster {}  leader {}  term {}\n\n", s.cluster_id(), leader, s.term());
 
   out += "META SERVERS\n";
-  Table members({{"ID"}, {"ADDRESS"}, {"ROLE"}, {"APPLIED", true}});
+  Table members({{"ID"}, {"ADDRESS"}, {"ROLE"}, {"MATCH", true}, {"APPLIED", true}});
   std::vector<pb::MetaMember> sorted_members(s.members().begin(), s.members().end());
   std::sort(sorted_members.begin(), sorted_members.end(),
             [](const auto& a, const auto& b) { return a.id() < b.id(); });
   for (const pb::MetaMember& m : sorted_members) {
     members.Add({std::to_string(m.id()), m.address().empty() ? "-" : m.address(), m.role(),
+                 m.match_index() == 0 ? "-" : std::to_string(m.match_index()),
                  m.applied_index() == 0 ? "-" : std::to_string(m.applied_index())});
   }
   out += members.Render() + "\n";
