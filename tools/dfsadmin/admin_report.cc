@@ -134,6 +134,10 @@ Health Judge(const pb::StatusReply& s, std::vector<std::string>* problems) {
   std::vector<std::string> found;
   for (const pb::NodeInfo& n : s.nodes()) {
     if (n.state() == "dead") found.push_back(fmt::format("node {} dead", n.node_id()));
+    // A new leader has not heard it yet: not known to be alive.
+    if (n.state() == "unknown") {
+      found.push_back(fmt::format("node {} not heard from yet", n.node_id()));
+    }
   }
   if (s.chunks_lost() > 0) found.push_back(fmt::format("{} chunks lost", s.chunks_lost()));
   if (s.chunks_under_replicated() > 0) {
@@ -171,9 +175,12 @@ std::string FormatNodes(const pb::StatusReply& s) {
   std::sort(sorted_nodes.begin(), sorted_nodes.end(),
             [](const auto& a, const auto& b) { return a.node_id() < b.node_id(); });
   for (const pb::NodeInfo& n : sorted_nodes) {
+    // Space and replicas are what the server last reported (a dead one's
+    // too); a new leader has none from a server it has not heard yet.
+    const bool heard = n.state() != "unknown";
     nodes.Add({std::to_string(n.node_id()), n.zone(), n.address(), n.state(),
-               HumanBytes(n.capacity_bytes()), HumanBytes(n.free_bytes()), UsedPercent(n),
-               std::to_string(n.chunks())});
+               HumanBytes(n.capacity_bytes()), heard ? HumanBytes(n.free_bytes()) : "-",
+               heard ? UsedPercent(n) : "-", heard ? std::to_string(n.chunks()) : "-"});
   }
   return nodes.Render();
 }
