@@ -76,23 +76,15 @@ void Populate(TestStore& s) {
 // Makes the closed store in `dir` look written before the indexes existed:
 // no index families, no layout version.
 void MakeOldLayout(const std::string& dir) {
-  std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const char* name : keys::kFamilies)
-    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* raw = nullptr;
-  REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  REQUIRE(db->Delete(rocksdb::WriteOptions(), handles[0], keys::kLayoutVersion).ok());
-  for (size_t i = 0; i < handles.size(); i++) {
-    std::string name = keys::kFamilies[i];
-    if (name == "chunk_ids" || name == "garbage_by_node") {
-      REQUIRE(db->DropColumnFamily(handles[i]).ok());
+  EditRawStore(dir, [](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    REQUIRE(db->Delete(rocksdb::WriteOptions(), handles[0], keys::kLayoutVersion).ok());
+    for (size_t i = 0; i < handles.size(); i++) {
+      std::string name = keys::kFamilies[i];
+      if (name == "chunk_ids" || name == "garbage_by_node") {
+        REQUIRE(db->DropColumnFamily(handles[i]).ok());
+      }
     }
-  }
-  for (auto* h : handles)
-    REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
-  REQUIRE(db->Close().ok());
+  });
 }
 
 TEST_CASE("chunk index: allocate_chunk indexes a new chunk; a version bump keeps it",

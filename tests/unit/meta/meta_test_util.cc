@@ -164,7 +164,10 @@ size_t CountKeys(const std::string& dir, const std::string& family) {
   return count;
 }
 
-void DeleteRawKey(const std::string& dir, const std::string& family, const std::string& key) {
+void EditRawStore(
+    const std::string& dir,
+    const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>&
+        edit) {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const char* name : keys::kFamilies)
     families.emplace_back(name, rocksdb::ColumnFamilyOptions());
@@ -172,11 +175,20 @@ void DeleteRawKey(const std::string& dir, const std::string& family, const std::
   rocksdb::DB* raw = nullptr;
   REQUIRE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, families, &handles, &raw).ok());
   std::unique_ptr<rocksdb::DB> db(raw);
-  for (size_t i = 0; i < handles.size(); i++) {
-    if (family == keys::kFamilies[i]) REQUIRE(db->Delete(rocksdb::WriteOptions(), handles[i], key).ok());
-  }
+  edit(db.get(), handles);
   for (auto* h : handles)
     REQUIRE(db->DestroyColumnFamilyHandle(h).ok());
+  REQUIRE(db->Close().ok());
+}
+
+void DeleteRawKey(const std::string& dir, const std::string& family, const std::string& key) {
+  EditRawStore(dir, [&](rocksdb::DB* db, const std::vector<rocksdb::ColumnFamilyHandle*>& handles) {
+    for (size_t i = 0; i < handles.size(); i++) {
+      if (family == keys::kFamilies[i]) {
+        REQUIRE(db->Delete(rocksdb::WriteOptions(), handles[i], key).ok());
+      }
+    }
+  });
 }
 
 Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply) {

@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/result.h"
+#include <rocksdb/db.h>
+
 #include "meta/meta_store.h"
 #include "meta/ops/ops.h"
 #include "tests/unit/temp_dir.h"
@@ -59,8 +62,14 @@ Result<pb::InodeAttr> AttrOf(const pb::MetaReply& reply);
 // Keys in one column family of a closed store (`dir` is its state
 // directory).
 size_t CountKeys(const std::string& dir, const std::string& family);
-// Deletes one key of a closed store's family behind the state machine's
-// back (to make damage for fsck to find).
+// Opens a closed store's RocksDB in `dir` with every family, runs `edit`
+// on it (handles in keys::kFamilies order), closes it: for changes behind
+// the state machine's back (old layouts, damage for fsck to find).
+void EditRawStore(
+    const std::string& dir,
+    const std::function<void(rocksdb::DB*, const std::vector<rocksdb::ColumnFamilyHandle*>&)>&
+        edit);
+// Deletes one key of a closed store's family.
 void DeleteRawKey(const std::string& dir, const std::string& family, const std::string& key);
 
 // A MetaStore in a fresh temporary directory.
