@@ -57,11 +57,14 @@ struct MetaConfig {
   Bytes repair_bandwidth{0};
   std::string http;
   std::string restore_from;
+  bool restore_only = false;
 };
 
 // --restore-from: checks the backup against its manifest and seeds the
-// Raft log with it, unless this server already has a log (a restart).
-Status SeedFromBackup(const raft::RaftNodeOptions& options, const std::string& dir) {
+// Raft log with it, unless this server already has a log (a restart; an
+// error with `must_seed`).
+Status SeedFromBackup(const raft::RaftNodeOptions& options, const std::string& dir,
+                      bool must_seed) {
   std::ifstream in(dir + "/MANIFEST.json");
   if (!in) return Status::NotFound("no backup manifest " + dir + "/MANIFEST.json");
   std::stringstream json;
@@ -78,7 +81,7 @@ Status SeedFromBackup(const raft::RaftNodeOptions& options, const std::string& d
     }
   }
   Status s = raft::RaftNode::Seed(options, dir, manifest.applied_index());
-  if (s.code() == ErrorCode::ALREADY_EXISTS) {
+  if (s.code() == ErrorCode::ALREADY_EXISTS && !must_seed) {
     DFS_LOG(INFO) << "--restore-from ignored: " << s.message();
     return Status::Ok();
   }
@@ -113,6 +116,9 @@ int Main(int argc, char** argv) {
              "seed this new server's state from a backup directory (dfsadmin backup create); "
              "every member of the new group starts with the same backup; ignored once the "
              "data directory holds a Raft log");
+  parser.Add("restore_only", &cfg.restore_only,
+             "with --restore-from: seed the data directory, then exit without serving "
+             "(what `dfsadmin backup restore` runs)");
   parser.Add("repair.scan_interval", &cfg.repair_scan_interval,
              "how often the leader sweeps the chunk map for repair work");
   parser.Add("repair.doubt_grace", &cfg.repair_doubt_grace,
@@ -128,7 +134,11 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
     return 2;
   }
-  if (cfg.id == 0 || cfg.listen.empty() || cfg.data_dir.empty()) {
+  if (cfg.restore_only && cfg.restore_from.empty()) {
+    std::fprintf(stderr, "dfs-meta: --restore-only needs --restore-from DIR\n");
+    return 2;
+  }
+  if (cfg.id == 0 || (cfg.listen.empty() && !cfg.restore_only) || cfg.data_dir.empty()) {
     std::fprintf(stderr, "dfs-meta: --id, --listen and --data-dir are required (see --help)\n");
     return 2;
   }
@@ -171,10 +181,14 @@ int Main(int argc, char** argv) {
   options.election_ticks = cfg.raft_election_ticks;
   options.snapshot_entries = cfg.raft_snapshot_entries;
   if (!cfg.restore_from.empty()) {
-    s = SeedFromBackup(options, cfg.restore_from);
+    s = SeedFromBackup(options, cfg.restore_from, cfg.restore_only);
     if (!s.ok()) {
       std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
       return 1;
+    }
+    if (cfg.restore_only) {
+      std::printf("seeded %s from %s\n", cfg.data_dir.c_str(), cfg.restore_from.c_str());
+      return 0;
     }
   }
   auto node = raft::RaftNode::Start(options, store->get());

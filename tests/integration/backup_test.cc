@@ -167,6 +167,34 @@ TEST_CASE("a backup under write load restores into a new meta group with a consi
       dir + "/fsck.out");
   INFO(fsck.output);
   CHECK(fsck.exit_code == 0);
+  CHECK(fsck.output.find(std::to_string(k) + " files") != std::string::npos);
+
+  // `dfsadmin backup restore` seeds a member offline: here a group of one.
+  const int port = testing::FreePort();
+  const std::string solo = dir + "/solo";
+  const std::string peers = "1=127.0.0.1:" + std::to_string(port);
+  const std::vector<std::string> seed = {testing::BinDir() + "/dfsadmin", "backup", "restore",
+                                         backup, "--id", "1", "--peers", peers, "--data-dir",
+                                         solo};
+  testing::ToolRun seeded = testing::RunTool(seed, dir + "/seed.out");
+  INFO(seeded.output);
+  REQUIRE(seeded.exit_code == 0);
+  CHECK(testing::RunTool(seed, dir + "/seed-again.out").exit_code == 1);  // not over a log
+  testing::Process server;
+  REQUIRE(server.Start({testing::BinDir() + "/dfs-meta", "--id", "1", "--listen",
+                        "127.0.0.1:" + std::to_string(port), "--peers", peers, "--data-dir", solo},
+                       dir + "/solo.log"));
+  testing::ToolRun solo_fsck;
+  const auto solo_deadline = std::chrono::steady_clock::now() + 30s;
+  do {  // until it listens and leads
+    std::this_thread::sleep_for(200ms);
+    solo_fsck = testing::RunTool({testing::BinDir() + "/dfsadmin", "--meta",
+                                  "127.0.0.1:" + std::to_string(port), "fsck"},
+                                 dir + "/solo-fsck.out");
+  } while (solo_fsck.exit_code == 2 && std::chrono::steady_clock::now() < solo_deadline);
+  INFO(solo_fsck.output);
+  CHECK(solo_fsck.exit_code == 0);
+  CHECK(solo_fsck.output.find(std::to_string(k) + " files") != std::string::npos);
 }
 
 }  // namespace

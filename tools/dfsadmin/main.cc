@@ -4,16 +4,20 @@
 //     status | nodes | drain NODE_ID | repair-limits [...] | repair-rate SIZE
 //     file PATH | fsck [PATH] [--fix]
 //     meta add ID=ADDR | meta remove ID | meta transfer-leader ID
-//     backup create DIR | backup verify DIR
+//     backup create DIR | backup verify DIR | backup restore DIR --id N --peers P --data-dir D
 //     health --mount DIR [--timeout D]
 //
 // Exit codes: 0 success (status: healthy); 1 failure (status: degraded,
 // fsck: problems remain, health: a step failed); 2 bad usage, or (status,
 // fsck) no leader answered or an error.
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
@@ -32,6 +36,13 @@ constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;  // status: degraded; fsck: problems remain; health: failed
 constexpr int kExitUsage = 2;
 constexpr int kExitUnavailable = 2;  // status and fsck only
+
+// Where `backup restore` seeds a new group's member.
+struct RestoreTarget {
+  uint64_t id = 0;
+  std::string peers;
+  std::string data_dir;
+};
 
 // How long a streaming call (fsck, backup) may run once the leader answers.
 constexpr std::chrono::hours kStreamRunTime{1};
@@ -336,6 +347,38 @@ int RunBackupVerify(const GlobalFlags& flags, const std::string& dir) {
   return kExitOk;
 }
 
+// `backup restore`: dfs-meta does the seeding (it owns the Raft log format);
+// dfsadmin runs it from its own directory and passes its answer on.
+int RunBackupRestore(const std::string& dir, const RestoreTarget& target) {
+  std::error_code ec;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string meta = ec ? "dfs-meta" : (self.parent_path() / "dfs-meta").string();
+  const std::vector<std::string> args = {
+      meta,     "--id",         std::to_string(target.id), "--peers", target.peers,
+      "--data-dir", target.data_dir, "--restore-from", dir,     "--restore-only"};
+  std::vector<char*> argv;
+  for (const std::string& a : args)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    PrintError("backup restore " + dir, Status::Internal("cannot fork"));
+    return kExitFailed;
+  }
+  if (pid == 0) {
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "dfsadmin: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "dfsadmin: backup restore %s into %s failed (see above)\n", dir.c_str(),
+                 target.data_dir.c_str());
+    return kExitFailed;
+  }
+  return kExitOk;
+}
+
 std::string Millis(std::chrono::nanoseconds d) {
   return fmt::format("{:.1f}", std::chrono::duration<double, std::milli>(d).count());
 }
@@ -449,8 +492,7 @@ int Main(int argc, char** argv) {
 
   std::string dir;
   CLI::App* backup_cmd = app.add_subcommand(
-      "backup",
-      "metadata backups; restore one with dfs-meta --restore-from DIR (docs: tools/README.md)");
+      "backup", "metadata backups: create, verify, restore (docs: tools/README.md)");
   backup_cmd->require_subcommand(1);
   CLI::App* create_cmd = backup_cmd->add_subcommand(
       "create", "back the metadata up into DIR, replacing the backup there only when complete");
@@ -458,6 +500,17 @@ int Main(int argc, char** argv) {
   CLI::App* verify_cmd = backup_cmd->add_subcommand(
       "verify", "check the files in DIR against its MANIFEST.json (needs no cluster)");
   verify_cmd->add_option("DIR", dir, "a backup directory")->required();
+  RestoreTarget restore;
+  CLI::App* restore_cmd = backup_cmd->add_subcommand(
+      "restore",
+      "seed a fresh dfs-meta data directory from the backup in DIR (run it for every member of "
+      "the new group, with the same --peers; then start them; needs no cluster)");
+  restore_cmd->add_option("DIR", dir, "a backup directory")->required();
+  restore_cmd->add_option("--id", restore.id, "this member's id in the new group")->required();
+  restore_cmd->add_option("--peers", restore.peers, "the new group, ID=HOST:PORT,...")
+      ->required();
+  restore_cmd->add_option("--data-dir", restore.data_dir, "the member's (empty) data directory")
+      ->required();
 
   std::string mount;
   CLI::App* health_cmd =
@@ -484,6 +537,7 @@ int Main(int argc, char** argv) {
   // Commands that need no cluster.
   if (is_health) return RunHealth(flags, mount, *timeout);
   if (verify_cmd->parsed()) return RunBackupVerify(flags, dir);
+  if (restore_cmd->parsed()) return RunBackupRestore(dir, restore);
 
   AdminClientOptions options;
   options.servers = SplitServerList(flags.meta);
