@@ -29,8 +29,10 @@ struct ChunkServiceOptions {
   // Piece size of re-replication reads.
   uint32_t copy_piece_bytes = 1 << 20;
   // How long Rechain waits for one joiner to copy the whole replica. The
-  // chunk's writes wait for as long.
-  std::chrono::milliseconds rechain_copy_timeout{120000};
+  // chunk's writes wait for as long, so it stays below the clients' call
+  // timeout (10 s): a slow copy fails and is retried rather than make the
+  // head look dead to its writers. 64 MiB in 8 s is 8 MB/s.
+  std::chrono::milliseconds rechain_copy_timeout{8000};
   // Called when this server finds one of its replicas corrupt, so that the
   // meta leader hears of it without waiting for the next heartbeat.
   std::function<void()> on_corrupt;

@@ -51,7 +51,9 @@ struct RepairOptions {
   // How long a member may look short of a chunk (missing, or on an older
   // version) before that counts: reports trail writes by a heartbeat.
   std::chrono::milliseconds doubt_grace{5000};
-  std::chrono::milliseconds rechain_timeout{180000};
+  // A Rechain: the joiners' copies (8 s each at most on the head) and the
+  // members' version moves.
+  std::chrono::milliseconds rechain_timeout{30000};
   RepairLimits limits;
 };
 
