@@ -73,7 +73,10 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
     auto it = views.find(record.node_id());
     bool live = it != views.end() && it->second.live;
     // A new leader has not heard everyone yet: silence proves nothing.
-    n->set_state(live ? record.state() : !settled ? "unknown" : "dead");
+    // A removed server is expected to be gone.
+    n->set_state(live || record.state() == "removed" ? record.state()
+                 : !settled                           ? "unknown"
+                                                      : "dead");
     if (it != views.end()) {
       n->set_capacity_bytes(it->second.capacity);
       n->set_free_bytes(it->second.free);

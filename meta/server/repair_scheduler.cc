@@ -127,8 +127,9 @@ void RepairScheduler::Sweep(uint64_t term) {
   }
   std::map<uint64_t, ServerView> servers = registry_->Views();
   RepairPolicy policy{options_.replication, store_->chunk_size()};
-  std::set<uint64_t> draining;
+  std::set<uint64_t> draining, removed;
   for (const pb::NodeRecord& record : store_->Nodes()) {
+    if (record.state() == "removed") removed.insert(record.node_id());
     // The replicated state is the word on a server's state.
     auto it = servers.find(record.node_id());
     if (it != servers.end()) it->second.record.set_state(record.state());
@@ -211,6 +212,7 @@ void RepairScheduler::Sweep(uint64_t term) {
   found.rebalance_queued = moves.size();
   if (wanted.empty()) wanted = std::move(moves);
   FinishDrains(draining, listed, servers);
+  ForgetRemoved(removed);
 
   lock.lock();
   if (stop_ || term_ != term) return;
@@ -275,6 +277,25 @@ void RepairScheduler::FinishDrains(const std::set<uint64_t>& draining,
     } else {
       DFS_LOG(WARN) << "marking drained chunk server " << id << " removed: " << r.status();
     }
+  }
+}
+
+void RepairScheduler::ForgetRemoved(const std::set<uint64_t>& removed) {
+  // A removed server holds nothing and is never asked to delete anything
+  // again: its pairs in the garbage records go, a page per sweep.
+  for (uint64_t id : removed) {
+    Result<std::vector<uint64_t>> garbage = store_->GarbageOn(id, 0, 1000);
+    if (!garbage.ok() || garbage->empty()) continue;
+    pb::MetaCommand cmd;
+    cmd.set_now_ns(WallNanos());
+    for (uint64_t chunk_id : *garbage) {
+      pb::GarbageReplica* pair = cmd.mutable_forget_garbage()->add_replicas();
+      pair->set_chunk_id(chunk_id);
+      pair->set_node_id(id);
+    }
+    auto r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+    DFS_LOG_IF(WARN, !r.ok()) << "forgetting the garbage of removed server " << id << ": "
+                              << r.status();
   }
 }
 

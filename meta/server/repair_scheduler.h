@@ -116,6 +116,8 @@ class RepairScheduler {
   // nothing (or are gone).
   void FinishDrains(const std::set<uint64_t>& draining, const std::set<uint64_t>& listed,
                     const std::map<uint64_t, ServerView>& servers);
+  // Drops removed servers from the garbage records (ForgetGarbage).
+  void ForgetRemoved(const std::set<uint64_t>& removed);
 
   void Loop();
   // One sweep of the chunk map; starts the jobs the limits allow.

@@ -406,6 +406,15 @@ TEST_CASE("two servers of different zones lost: every file readable, three copie
   c.WaitHealed(files.inodes, 60s, {c.chunks().node_id(1), c.chunks().node_id(2)});
   files.CheckAll(c.fs());
   c.CheckReplicasIdentical(files.inodes);
+
+  // One of them died for good: draining it retires it.
+  REQUIRE(c.Drain(c.chunks().node_id(1)).error().code() == 0);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (c.NodeOf(c.chunks().node_id(1)).state() != "removed" &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(250ms);
+  }
+  CHECK(c.NodeOf(c.chunks().node_id(1)).state() == "removed");
 }
 
 TEST_CASE("a whole zone down: files stay readable and writable, copies return when it does") {
