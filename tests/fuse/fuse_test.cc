@@ -36,6 +36,8 @@
 #include "client/file_system.h"
 #include "common/checksum.h"
 #include "tests/support/bytes.h"
+#include "tests/support/http.h"
+#include "tests/support/meta_leader.h"
 #include "tests/support/mounted_cluster.h"
 #include "tests/support/process.h"
 
@@ -1021,6 +1023,133 @@ TEST_CASE("dfs-mount: failures are reported by the exit status, nothing is mount
   CHECK(RunCommand({bin, "--meta", nowhere, path, "-o", "meta_timeout=2"}) == 32);
   CHECK(std::chrono::steady_clock::now() - start < 30s);
   CHECK_FALSE(testing::IsDfsMount(path));
+}
+
+// ------------------------------------------------------------ failures
+// Each on a cluster of its own: they kill servers.
+
+TEST_CASE("a chunk server killed -9 mid-read and mid-write costs the application nothing") {
+  testing::MountedClusterOptions o;
+  o.meta_args = {"--node-dead-after", "3s"};
+  o.chunk_args = {"--heartbeat-interval", "500ms"};
+  testing::MountedCluster c(o);
+  REQUIRE(c.ok());
+  testing::Mount* m = c.AddMount({"allow_other"});
+  REQUIRE(m != nullptr);
+  const std::string data = Pattern(24 << 20, 31);
+  PutFile(m->path() + "/before.bin", data);
+
+  // A reader and a writer, both in 1 MiB steps; server 2 dies while they run.
+  std::atomic<bool> killed{false};
+  std::string read_back;
+  std::thread reader([&] {
+    int fd = open((m->path() + "/before.bin").c_str(), O_RDONLY);
+    REQUIRE(fd >= 0);
+    for (size_t off = 0; off < data.size(); off += 1 << 20) {
+      read_back += PRead(fd, 1 << 20, static_cast<off_t>(off));
+      if (off == 8u << 20) {
+        while (!killed)
+          std::this_thread::sleep_for(10ms);
+      }
+    }
+    REQUIRE(close(fd) == 0);
+  });
+  const std::string written = Pattern(24 << 20, 32);
+  int fd = open((m->path() + "/during.bin").c_str(), O_CREAT | O_WRONLY, 0644);
+  REQUIRE(fd >= 0);
+  for (size_t off = 0; off < written.size(); off += 1 << 20) {
+    WriteAll(fd, std::string_view(written).substr(off, 1 << 20));
+    if (off == 8u << 20) {
+      c.chunks().Kill(2);
+      killed = true;
+    }
+  }
+  CHECK(fsync(fd) == 0);
+  CHECK(close(fd) == 0);
+  reader.join();
+  CHECK(FirstDifference(read_back, data) == "");
+  CHECK(FirstDifference(GetFile(m->path() + "/during.bin"), written) == "");
+  // A second mount (no cache) reads the same from the servers left.
+  testing::Mount* other = c.AddMount({"allow_other"});
+  REQUIRE(other != nullptr);
+  CHECK(FirstDifference(GetFile(other->path() + "/during.bin"), written) == "");
+}
+
+TEST_CASE("the meta leader killed while a loop of creates runs: no error reaches the loop") {
+  testing::MountedCluster c;
+  REQUIRE(c.ok());
+  testing::Mount* m = c.AddMount({"allow_other"});
+  REQUIRE(m != nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> created{0}, failed{0};
+  std::thread loop([&] {
+    for (int i = 0; !stop; i++) {
+      const std::string path = m->path() + "/c" + std::to_string(i);
+      int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+      if (fd < 0) {
+        failed++;
+        continue;
+      }
+      bool ok = write(fd, "x", 1) == 1;
+      ok = close(fd) == 0 && ok;
+      (ok ? created : failed)++;
+    }
+  });
+  while (created < 20)
+    std::this_thread::sleep_for(10ms);
+  const uint64_t leader = testing::MetaLeader(c.meta());
+  REQUIRE(leader != 0);
+  c.meta().Kill(leader);
+  const int at_kill = created;
+  // Until well after a new leader took over.
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (created < at_kill + 50 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(50ms);
+  stop = true;
+  loop.join();
+  CHECK(failed == 0);
+  CHECK(created >= at_kill + 50);
+  std::set<std::string> names = List(m->path());
+  names.erase(".");
+  names.erase("..");
+  std::set<std::string> want;
+  for (int i = 0; i < created; i++)
+    want.insert("c" + std::to_string(i));
+  std::string extra;
+  for (const std::string& n : names)
+    if (!want.count(n)) extra += n + " ";
+  INFO("names not created by the loop: " << extra);
+  CHECK(names == want);
+}
+
+TEST_CASE("block cache: a remount reads a cached file without the chunk servers; a change elsewhere invalidates it") {
+  testing::MountedCluster c;
+  REQUIRE(c.ok());
+  const std::string cache = c.NewDir("cache");
+  testing::Mount* m = c.AddMount({"allow_other", "cache_dir=" + cache});
+  REQUIRE(m != nullptr);
+  const std::string data = Pattern(6 << 20, 41);
+  PutFile(m->path() + "/photo.jpg", data);
+  CHECK(GetFile(m->path() + "/photo.jpg") == data);  // fills the cache
+  REQUIRE(m->Unmount() == 0);
+
+  testing::Mount* again = c.AddMount({"allow_other", "cache_dir=" + cache, "http=127.0.0.1:0"});
+  REQUIRE(again != nullptr);
+  const int port = testing::LoggedHttpPort(again->log_path());
+  REQUIRE(port > 0);
+  CHECK(FirstDifference(GetFile(again->path() + "/photo.jpg"), data) == "");
+  std::string metrics = testing::HttpGet(port, "/metrics").body;
+  CHECK(testing::MetricSample(metrics, "dfs_mount_chunk_reads_total") == 0);
+  CHECK(testing::MetricSample(metrics, "dfs_mount_cache_lookups_total{result=\"hit\"}") > 0);
+
+  // Another mount changes it: the cached blocks are not served any more.
+  testing::Mount* writer = c.AddMount({"allow_other"});
+  REQUIRE(writer != nullptr);
+  const std::string changed = Pattern(6 << 20, 42);
+  PutFile(writer->path() + "/photo.jpg", changed);
+  CHECK(FirstDifference(GetFile(again->path() + "/photo.jpg"), changed) == "");
+  metrics = testing::HttpGet(port, "/metrics").body;
+  CHECK(testing::MetricSample(metrics, "dfs_mount_chunk_reads_total") > 0);
 }
 
 }  // namespace

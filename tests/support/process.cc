@@ -8,13 +8,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace dfs::testing {
 
@@ -52,6 +55,21 @@ std::string BinDir() {
 
 Process::~Process() {
   if (pid_ > 0) Kill();
+}
+
+int LoggedHttpPort(const std::string& log) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  const std::regex line("serving /metrics and /healthz on http port ([0-9]+)");
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(log);
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string s = text.str();
+    std::smatch m;
+    if (std::regex_search(s, m, line)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return 0;
 }
 
 ToolRun RunTool(const std::vector<std::string>& argv, const std::string& log_path) {

@@ -31,6 +31,11 @@ struct ToolRun {
 // Runs `argv` to completion with its output in `log_path`, and reads it.
 ToolRun RunTool(const std::vector<std::string>& argv, const std::string& log_path);
 
+// The port of the /metrics and /healthz server a dfs daemon started with
+// `--http HOST:0` (or a mount with `-o http=HOST:0`) logged into `log`;
+// 0 if it did not within 20 s.
+int LoggedHttpPort(const std::string& log);
+
 class Process {
  public:
   Process() = default;
