@@ -1,0 +1,57 @@
+// A linearizability checker for namespace histories (issue "Fault-injection
+// suite": the metadata history the mounts saw, checked against a
+// sequential model).
+//
+// The model is a small directory: each of a few names is absent or names a
+// file id. Operations: create (O_EXCL), unlink, rename (replacing), and
+// lookup (a read). Each operation has the interval in which it ran (call to
+// return, any clock common to every client) and its outcome; an operation
+// whose outcome the client never learned (an error, a timeout, a crash) is
+// "unknown": it may have taken effect at any point after its call, or not
+// at all.
+//
+// Check: is there an order of the operations that respects real time (an
+// operation that returned before another was called comes first), gives
+// every known outcome the model's answer, and places each unknown one
+// anywhere after its call or drops it? The search is Wing & Gong's with
+// the memoization of Lowe (a state seen with the same set of operations
+// done is not explored twice); fine for the small key spaces and bounded
+// concurrency the fault suite uses.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dfs::testing {
+
+struct NsOp {
+  enum class Kind { kCreate, kUnlink, kRename, kLookup };
+  Kind kind = Kind::kLookup;
+  int name = 0;     // index into the key space
+  int to = 0;       // rename: the new name
+  uint64_t id = 0;  // create: the new file's id; lookup: the id seen (0: absent)
+  // The outcome: true = succeeded, false = failed with the error the model
+  // gives (EEXIST for create, ENOENT for unlink/rename/lookup of absent).
+  bool ok = false;
+  bool unknown = false;  // the client never learned the outcome
+  int64_t call = 0;      // when it was called
+  int64_t ret = 0;       // when it returned (unknown: ignored, +infinity)
+  int client = 0;        // for messages only
+};
+
+struct LinearizabilityResult {
+  bool linearizable = false;
+  // When not: the longest prefix of operations (in call order) that has a
+  // linearization, as a hint of where it goes wrong.
+  size_t longest_prefix = 0;
+  std::string explanation;
+  uint64_t states_explored = 0;
+  bool gave_up = false;  // the search exceeded its budget: no verdict
+};
+
+// `names` is the size of the key space; every name starts absent.
+LinearizabilityResult CheckNamespaceHistory(const std::vector<NsOp>& history, int names,
+                                            uint64_t max_states = 50'000'000);
+
+}  // namespace dfs::testing
