@@ -112,8 +112,7 @@ MetricsText& MetricsText::Gauge(const std::string& name, const std::string& help
   return *this;
 }
 
-MetricsText& MetricsText::Counter(const std::string& name, const std::string& help,
-                                  double value) {
+MetricsText& MetricsText::Counter(const std::string& name, const std::string& help, double value) {
   Header(name, "counter", help);
   out_ += name + " " + Number(value) + "\n";
   return *this;

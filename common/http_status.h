@@ -18,9 +18,9 @@
 namespace dfs {
 
 struct StatusHttpOptions {
-  std::string listen;                     // host:port; port 0 picks a free one
-  std::function<std::string()> metrics;   // the /metrics body
-  std::function<Status()> health;         // the /healthz verdict
+  std::string listen;                    // host:port; port 0 picks a free one
+  std::function<std::string()> metrics;  // the /metrics body
+  std::function<Status()> health;        // the /healthz verdict
 };
 
 class StatusHttp {

@@ -207,21 +207,20 @@ Result<std::vector<LocatedChunk>> MetaTxn::ScanChunks(uint64_t after_inode, uint
   std::vector<LocatedChunk> out;
   if (max == 0) return out;
   const std::string after = keys::Chunk(after_inode, after_index);
-  RETURN_IF_ERROR(Scan(Family::kChunks, "", after,
-                       [&](std::string_view key, std::string_view value) -> Result<bool> {
-                         if (key.size() != 16) return Status::Corrupt("bad chunk key");
-                         if (key == after) return true;
-                         LocatedChunk chunk;
-                         chunk.inode = keys::DecodeBigEndian(key.substr(0, 8));
-                         chunk.index = keys::DecodeBigEndian(key.substr(8));
-                         if (!chunk.record.ParseFromArray(value.data(),
-                                                          static_cast<int>(value.size()))) {
-                           return Status::Corrupt("unparsable chunk of inode " +
-                                                  std::to_string(chunk.inode));
-                         }
-                         out.push_back(std::move(chunk));
-                         return out.size() < max;
-                       }));
+  RETURN_IF_ERROR(
+      Scan(Family::kChunks, "", after,
+           [&](std::string_view key, std::string_view value) -> Result<bool> {
+             if (key.size() != 16) return Status::Corrupt("bad chunk key");
+             if (key == after) return true;
+             LocatedChunk chunk;
+             chunk.inode = keys::DecodeBigEndian(key.substr(0, 8));
+             chunk.index = keys::DecodeBigEndian(key.substr(8));
+             if (!chunk.record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+               return Status::Corrupt("unparsable chunk of inode " + std::to_string(chunk.inode));
+             }
+             out.push_back(std::move(chunk));
+             return out.size() < max;
+           }));
   return out;
 }
 

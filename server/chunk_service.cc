@@ -151,8 +151,8 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteReques
   RunChain(
       *req, reply,
       [&] {
-        Status s = store_->Write(req->chunk_id(), req->version(), req->offset(),
-                                 Bytes(req->data()), Sums(req->checksums()));
+        Status s = store_->Write(req->chunk_id(), req->version(), req->offset(), Bytes(req->data()),
+                                 Sums(req->checksums()));
         (s.ok() ? writes_ : write_errors_)++;
         if (s.ok()) write_bytes_ += req->data().size();
         return s;

@@ -74,8 +74,9 @@ std::string ChunkServerMetrics(ChunkStore* store, const ChunkServiceImpl& servic
   m.Gauge("dfs_disk_capacity_bytes", "space this server offers", static_cast<double>(capacity))
       .Gauge("dfs_disk_free_bytes", "free space", static_cast<double>(free))
       .Gauge("dfs_disk_used_ratio", "used fraction of the space offered",
-             capacity == 0 ? 0 : 1.0 - static_cast<double>(std::min(free, capacity)) /
-                                           static_cast<double>(capacity))
+             capacity == 0 ? 0
+                           : 1.0 - static_cast<double>(std::min(free, capacity)) /
+                                       static_cast<double>(capacity))
       .Gauge("dfs_replicas", "replicas held", static_cast<double>(store->List().size()))
       .Gauge("dfs_chunk_requests_in_flight", "requests being served",
              static_cast<double>(service.load()))
@@ -203,9 +204,9 @@ int Main(int argc, char** argv) {
   scrubber.Start();
   std::unique_ptr<StatusHttp> http;
   if (!cfg.http.empty()) {
-    auto started = StatusHttp::Start(StatusHttpOptions{
-        cfg.http, [&] { return ChunkServerMetrics(store->get(), service, link); },
-        [&] { return ChunkServerHealth(store->get(), cfg.data_dirs); }});
+    auto started = StatusHttp::Start(
+        StatusHttpOptions{cfg.http, [&] { return ChunkServerMetrics(store->get(), service, link); },
+                          [&] { return ChunkServerHealth(store->get(), cfg.data_dirs); }});
     if (!started.ok()) return Fail(started.status());
     http = std::move(started).value();
     if (http) DFS_LOG(INFO) << "serving /metrics and /healthz on http port " << http->port();

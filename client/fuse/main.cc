@@ -85,7 +85,8 @@ std::string MountMetrics(const FileSystem& fs) {
             static_cast<double>(st.chunk_reads))
       .Counter("dfs_mount_chunk_read_bytes_total", "bytes read from chunk servers",
                static_cast<double>(st.chunk_read_bytes))
-      .Counter("dfs_mount_chunk_writes_total", "chain writes sent", static_cast<double>(st.chunk_writes))
+      .Counter("dfs_mount_chunk_writes_total", "chain writes sent",
+               static_cast<double>(st.chunk_writes))
       .Counter("dfs_mount_chain_retries_total", "chain writes sent again after a replica failed",
                static_cast<double>(st.chain_retries))
       .Labeled("dfs_mount_cache_lookups_total", "counter", "block cache lookups", "result",
@@ -136,9 +137,9 @@ int Serve(const MountOptions& o, int ready_fd) {
   std::unique_ptr<StatusHttp> http;
   if (!o.http.empty()) {
     FileSystem* served = fs->get();
-    auto started = StatusHttp::Start(StatusHttpOptions{
-        o.http, [served] { return MountMetrics(*served); },
-        [served] { return MountHealth(*served); }});
+    auto started =
+        StatusHttp::Start(StatusHttpOptions{o.http, [served] { return MountMetrics(*served); },
+                                            [served] { return MountHealth(*served); }});
     if (!started.ok()) DFS_LOG(ERROR) << "no /metrics: " << started.status();
     if (started.ok()) http = std::move(started).value();
     if (http) DFS_LOG(INFO) << "serving /metrics and /healthz on http port " << http->port();

@@ -28,7 +28,7 @@ struct MountOptions {
   bool read_only = false;
   bool foreground = false;
   bool debug = false;
-  std::string http;  // host:port for /metrics and /healthz; empty: none
+  std::string http;   // host:port for /metrics and /healthz; empty: none
   bool fake = false;  // mount -f: check the options, mount nothing
   bool help = false;  // --help: print MountUsage() and mount nothing
   // Generic mount options for the kernel, as given (e.g. "nosuid").

@@ -47,7 +47,6 @@ Result<FsckCounts> Fsck(const MetaTxn& txn, uint64_t start, const FsckVisitor& v
 // Applies one fix, re-checking at apply time that it still holds (a fix
 // planned from an older view changes nothing: FAILED_PRECONDITION-like
 // INVALID_ARGUMENT).
-Result<pb::MetaReply> FsckFix(MetaTxn& txn, const OpContext& ctx,
-                              const pb::FsckFixCommand& req);
+Result<pb::MetaReply> FsckFix(MetaTxn& txn, const OpContext& ctx, const pb::FsckFixCommand& req);
 
 }  // namespace dfs::meta::ops

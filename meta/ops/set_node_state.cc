@@ -11,8 +11,7 @@ Result<pb::MetaReply> SetNodeState(MetaTxn& txn, const OpContext& /*ctx*/,
                                    const pb::SetNodeStateCommand& req) {
   const std::string& state = req.state();
   if (state != "active" && state != "draining" && state != "removed") {
-    return Status::InvalidArgument("no node state '" + state +
-                                   "' (active, draining or removed)");
+    return Status::InvalidArgument("no node state '" + state + "' (active, draining or removed)");
   }
   ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(req.node_id()));
   if (!node) return Status::NotFound("no chunk server " + std::to_string(req.node_id()));

@@ -93,8 +93,7 @@ class RaftNode : private TransportHandler {
   // restores the state machine from it. Every member of the new group is
   // seeded from the same checkpoint. ALREADY_EXISTS if options.data_dir
   // already holds a Raft log.
-  static Status Seed(const RaftNodeOptions& options, const std::string& checkpoint,
-                     uint64_t index);
+  static Status Seed(const RaftNodeOptions& options, const std::string& checkpoint, uint64_t index);
   ~RaftNode() override;
 
   // The gRPC service carrying Raft traffic: register it on the server.

@@ -75,16 +75,16 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
     // A new leader has not heard everyone yet: silence proves nothing.
     // A removed server is expected to be gone.
     n->set_state(live || record.state() == "removed" ? record.state()
-                 : !settled                           ? "unknown"
-                                                      : "dead");
+                 : !settled                          ? "unknown"
+                                                     : "dead");
     if (it != views.end()) {
       n->set_capacity_bytes(it->second.capacity);
       n->set_free_bytes(it->second.free);
       n->set_chunks(it->second.held.size());
       if (it->second.capacity > 0) {
-        n->set_used_fraction(1.0 - static_cast<double>(std::min(it->second.free,
-                                                                it->second.capacity)) /
-                                       static_cast<double>(it->second.capacity));
+        n->set_used_fraction(1.0 -
+                             static_cast<double>(std::min(it->second.free, it->second.capacity)) /
+                                 static_cast<double>(it->second.capacity));
       }
     }
   }
@@ -126,7 +126,8 @@ grpc::Status AdminServiceImpl::Drain(grpc::ServerContext*, const pb::NodeRequest
                        .count());
     cmd.mutable_set_node_state()->set_node_id(req->node_id());
     cmd.mutable_set_node_state()->set_state("draining");
-    Result<std::string> r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+    Result<std::string> r =
+        node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
     pb::MetaReply applied;
     if (!r.ok()) {
       s = r.status();
@@ -186,9 +187,9 @@ grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext*, const pb::MemberC
   raft::RaftNodeStatus st = node_->GetStatus();
   for (raft::NodeId id : st.conf_state.voters) {
     if (id == req->id()) {
-      return Answer(Status::AlreadyExists("meta server " + std::to_string(id) +
-                                          " is a member already"),
-                    "", reply);
+      return Answer(
+          Status::AlreadyExists("meta server " + std::to_string(id) + " is a member already"), "",
+          reply);
     }
   }
   const auto timeout = std::chrono::seconds(30);
@@ -352,12 +353,13 @@ grpc::Status AdminServiceImpl::Fsck(grpc::ServerContext* ctx, const pb::FsckRequ
   };
   visitor.chunk = [&](uint64_t inode, const IndexedChunk& c) {
     if (!settled) return;
-    ChunkVerdict v = JudgeChunk(c.record, servers, policy, [](uint64_t) { return false; }, rng);
+    ChunkVerdict v = JudgeChunk(
+        c.record, servers, policy, [](uint64_t) { return false; }, rng);
     const std::string name = "chunk " + std::to_string(c.record.chunk_id()) + " (index " +
                              std::to_string(c.index) + " of inode " + std::to_string(inode) + ")";
     if (v.lost) {
-      findings.push_back({"chunk_lost", inode, c.record.chunk_id(),
-                          name + " has no live copy", std::nullopt});
+      findings.push_back(
+          {"chunk_lost", inode, c.record.chunk_id(), name + " has no live copy", std::nullopt});
     } else if (!v.unknown && v.good < static_cast<int>(replication_)) {
       findings.push_back({"chunk_under_replicated", inode, c.record.chunk_id(),
                           name + " has " + std::to_string(v.good) + " of " +
@@ -390,7 +392,8 @@ grpc::Status AdminServiceImpl::Fsck(grpc::ServerContext* ctx, const pb::FsckRequ
                          std::chrono::system_clock::now().time_since_epoch())
                          .count());
       *cmd.mutable_fsck_fix() = *f.fix;
-      Result<std::string> r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+      Result<std::string> r =
+          node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
       pb::MetaReply applied;
       p->set_fixed(r.ok() && applied.ParseFromString(*r) && ReplyStatus(applied).ok());
       if (p->fixed()) summary.set_fixed(summary.fixed() + 1);

@@ -86,9 +86,8 @@ Status SeedFromBackup(const raft::RaftNodeOptions& options, const std::string& d
     return Status::Ok();
   }
   RETURN_IF_ERROR(s, "restoring from " << dir);
-  DFS_LOG(INFO) << "restored cluster " << manifest.cluster_id() << " from " << dir
-                << " at index " << manifest.applied_index() << " (" << manifest.inodes()
-                << " inodes)";
+  DFS_LOG(INFO) << "restored cluster " << manifest.cluster_id() << " from " << dir << " at index "
+                << manifest.applied_index() << " (" << manifest.inodes() << " inodes)";
   return Status::Ok();
 }
 

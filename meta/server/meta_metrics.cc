@@ -26,8 +26,9 @@ std::string MetaMetrics(const MetaMetricsSources& s) {
       .Counter("dfs_raft_snapshots_installed_total", "snapshots installed from the leader",
                static_cast<double>(st.snapshots_installed));
   MetaRequestStats r = s.service->request_stats();
-  m.Labeled("dfs_meta_requests_total", "counter", "metadata calls answered", "kind",
-            {{"mutation", static_cast<double>(r.mutations)}, {"read", static_cast<double>(r.reads)}})
+  m.Labeled(
+       "dfs_meta_requests_total", "counter", "metadata calls answered", "kind",
+       {{"mutation", static_cast<double>(r.mutations)}, {"read", static_cast<double>(r.reads)}})
       .Labeled("dfs_meta_request_errors_total", "counter", "metadata calls answered with an error",
                "kind",
                {{"mutation", static_cast<double>(r.mutation_errors)},
@@ -60,8 +61,7 @@ std::string MetaMetrics(const MetaMetricsSources& s) {
                static_cast<double>(rs.failed))
       .Counter("dfs_repair_bytes_total", "bytes copied by repair under this leader",
                static_cast<double>(rs.bytes))
-      .Gauge("dfs_repair_bytes_per_second", "repair copy rate over the last 10 s",
-             rs.bytes_per_sec)
+      .Gauge("dfs_repair_bytes_per_second", "repair copy rate over the last 10 s", rs.bytes_per_sec)
       .Gauge("dfs_cluster_balanced", "1 when every server is within the balance band",
              rs.balanced ? 1 : 0);
 

@@ -101,26 +101,26 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
   std::string data = cmd.SerializeAsString();
   std::shared_ptr<const WatchedCommand> watched = PrepareWatch(std::move(cmd));
   const auto start = std::chrono::steady_clock::now();
-  node_->Propose(std::move(data), [this, reactor, reply, out, watched,
-                                   start](Result<std::string> r) {
-    if (!r.ok()) {
-      FillError(r.status(), reply->mutable_error());
-    } else {
-      pb::MetaReply meta_reply;
-      if (!meta_reply.ParseFromString(*r)) {
-        FillError(Status::Internal("undecodable reply from the state machine"),
-                  reply->mutable_error());
-      } else {
-        *reply->mutable_error() = meta_reply.error();
-        if (meta_reply.error().code() == 0) out(meta_reply, reply);
-        // Before the reply: when the caller's call returns, the other
-        // mounts' invalidations are on their way.
-        if (watched != nullptr) PublishWatch(*watched, meta_reply);
-      }
-    }
-    mutations_.Add(start, reply->error().code() != 0);
-    reactor->Finish(grpc::Status::OK);
-  });
+  node_->Propose(std::move(data),
+                 [this, reactor, reply, out, watched, start](Result<std::string> r) {
+                   if (!r.ok()) {
+                     FillError(r.status(), reply->mutable_error());
+                   } else {
+                     pb::MetaReply meta_reply;
+                     if (!meta_reply.ParseFromString(*r)) {
+                       FillError(Status::Internal("undecodable reply from the state machine"),
+                                 reply->mutable_error());
+                     } else {
+                       *reply->mutable_error() = meta_reply.error();
+                       if (meta_reply.error().code() == 0) out(meta_reply, reply);
+                       // Before the reply: when the caller's call returns, the other
+                       // mounts' invalidations are on their way.
+                       if (watched != nullptr) PublishWatch(*watched, meta_reply);
+                     }
+                   }
+                   mutations_.Add(start, reply->error().code() != 0);
+                   reactor->Finish(grpc::Status::OK);
+                 });
   return reactor;
 }
 

@@ -26,9 +26,9 @@ namespace dfs::meta {
 
 // One chunk server as the repair scheduler sees it at one moment.
 struct ServerView {
-  pb::NodeRecord record;      // as of its last heartbeat
-  bool live = false;          // heard from within dead_after
-  bool reported = false;      // a full replica report is held
+  pb::NodeRecord record;  // as of its last heartbeat
+  bool live = false;      // heard from within dead_after
+  bool reported = false;  // a full replica report is held
   uint64_t capacity = 0;
   uint64_t free = 0;
   uint32_t load = 0;

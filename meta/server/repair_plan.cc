@@ -57,7 +57,8 @@ uint64_t PickTarget(const std::map<uint64_t, ServerView>& servers, uint64_t chun
 double UsedFraction(const std::map<uint64_t, ServerView>& servers, uint64_t node_id) {
   const ServerView* s = Find(servers, node_id);
   if (s == nullptr || s->capacity == 0) return 0;
-  return 1.0 - static_cast<double>(std::min(s->free, s->capacity)) / static_cast<double>(s->capacity);
+  return 1.0 -
+         static_cast<double>(std::min(s->free, s->capacity)) / static_cast<double>(s->capacity);
 }
 
 // The member to drop from an over-replicated chain: one on a zone the
@@ -83,9 +84,9 @@ uint64_t PickDrop(const std::map<uint64_t, ServerView>& servers,
 
 }  // namespace
 
-ChunkVerdict JudgeChunk(const pb::ChunkRecord& record, const std::map<uint64_t, ServerView>& servers,
-                        const RepairPolicy& policy, const std::function<bool(uint64_t)>& sure,
-                        std::mt19937_64& rng) {
+ChunkVerdict JudgeChunk(const pb::ChunkRecord& record,
+                        const std::map<uint64_t, ServerView>& servers, const RepairPolicy& policy,
+                        const std::function<bool(uint64_t)>& sure, std::mt19937_64& rng) {
   ChunkVerdict v;
   const std::set<uint64_t> joining_before(record.joining().begin(), record.joining().end());
   std::vector<uint64_t> holders;  // members holding every acknowledged write

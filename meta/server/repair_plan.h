@@ -28,7 +28,7 @@ struct RepairStep {
   std::vector<uint64_t> joining;   // of those, the ones to copy
   bool bump = false;               // kChange: the version goes up by one
   bool zone_degraded = false;
-  std::string why;                 // for the log
+  std::string why;  // for the log
 };
 
 struct ChunkVerdict {
@@ -37,8 +37,8 @@ struct ChunkVerdict {
   // Chain members that hold an older version of every acknowledged write
   // (a version move they missed): raised, not copied.
   std::vector<uint64_t> lagging;
-  bool lost = false;            // no member could serve the chunk
-  bool zone_degraded = false;   // good copies on fewer zones than wanted
+  bool lost = false;           // no member could serve the chunk
+  bool zone_degraded = false;  // good copies on fewer zones than wanted
   bool over_replicated = false;
   // No judgement this time: a live member's report is not in yet, or a
   // member looks short of the chunk but not for long enough to be sure (a
@@ -86,8 +86,8 @@ struct RepairPolicy {
 //   - leftover joiners and lagging members are finished by a rechain.
 // `sure(node_id)` says whether a member that looks short of the chunk
 // (missing it, or lagging) has looked so long enough to act on.
-ChunkVerdict JudgeChunk(const pb::ChunkRecord& record, const std::map<uint64_t, ServerView>& servers,
-                        const RepairPolicy& policy, const std::function<bool(uint64_t)>& sure,
-                        std::mt19937_64& rng);
+ChunkVerdict JudgeChunk(const pb::ChunkRecord& record,
+                        const std::map<uint64_t, ServerView>& servers, const RepairPolicy& policy,
+                        const std::function<bool(uint64_t)>& sure, std::mt19937_64& rng);
 
 }  // namespace dfs::meta

@@ -66,8 +66,8 @@ RepairStats RepairScheduler::Stats() const {
   for (const auto& [when, bytes] : recent_bytes_) {
     if (now - when <= kRateWindow) recent += bytes;
   }
-  out.bytes_per_sec = static_cast<double>(recent) /
-                      std::chrono::duration<double>(kRateWindow).count();
+  out.bytes_per_sec =
+      static_cast<double>(recent) / std::chrono::duration<double>(kRateWindow).count();
   return out;
 }
 
@@ -158,7 +158,8 @@ void RepairScheduler::Sweep(uint64_t term) {
   lock.unlock();
   uint64_t after_inode = 0, after_index = 0;
   while (true) {
-    Result<std::vector<LocatedChunk>> page = store_->ScanChunks(after_inode, after_index, kSweepPage);
+    Result<std::vector<LocatedChunk>> page =
+        store_->ScanChunks(after_inode, after_index, kSweepPage);
     if (!page.ok()) {
       DFS_LOG(ERROR) << "repair sweep: " << page.status();
       return;
@@ -238,8 +239,8 @@ RepairScheduler::Balance RepairScheduler::JudgeBalance(
   double sum = 0;
   for (const auto& [id, s] : servers) {
     if (!s.live || !s.reported || s.record.state() != "active" || s.capacity == 0) continue;
-    double f = 1.0 - static_cast<double>(std::min(s.free, s.capacity)) /
-                         static_cast<double>(s.capacity);
+    double f =
+        1.0 - static_cast<double>(std::min(s.free, s.capacity)) / static_cast<double>(s.capacity);
     used[id] = f;
     sum += f;
   }
@@ -264,8 +265,8 @@ void RepairScheduler::FinishDrains(const std::set<uint64_t>& draining,
   for (uint64_t id : draining) {
     if (listed.count(id)) continue;
     auto it = servers.find(id);
-    bool empty = it == servers.end() || !it->second.live ||
-                 (it->second.reported && it->second.held.empty());
+    bool empty =
+        it == servers.end() || !it->second.live || (it->second.reported && it->second.held.empty());
     if (!empty) continue;  // its stale copies are still being deleted
     pb::MetaCommand cmd;
     cmd.set_now_ns(WallNanos());
@@ -322,10 +323,10 @@ bool RepairScheduler::TryStart(const Job& job) {
     // chunk per chunk_size / bandwidth seconds.
     auto now = SteadyClock::now();
     if (now < next_copy_at_) return false;
-    next_copy_at_ = std::max(next_copy_at_, now) +
-                    std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
-                        static_cast<double>(store_->chunk_size()) /
-                        static_cast<double>(limits_.bandwidth)));
+    next_copy_at_ =
+        std::max(next_copy_at_, now) +
+        std::chrono::duration_cast<SteadyClock::duration>(std::chrono::duration<double>(
+            static_cast<double>(store_->chunk_size()) / static_cast<double>(limits_.bandwidth)));
   }
   in_flight_.insert(job.chunk_id);
   for (uint64_t id : touched)
@@ -417,8 +418,8 @@ Result<uint64_t> RepairScheduler::Rechain(const Job& job, uint64_t version) {
   ASSIGN_OR_RETURN(*req.mutable_head(), replica(job.step.replicas.front()));
   for (size_t i = 1; i < job.step.replicas.size(); i++) {
     uint64_t id = job.step.replicas[i];
-    bool joins = std::find(job.step.joining.begin(), job.step.joining.end(), id) !=
-                 job.step.joining.end();
+    bool joins =
+        std::find(job.step.joining.begin(), job.step.joining.end(), id) != job.step.joining.end();
     ASSIGN_OR_RETURN(*(joins ? req.add_joiners() : req.add_members()), replica(id));
   }
   grpc::ClientContext ctx;

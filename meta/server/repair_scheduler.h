@@ -148,9 +148,9 @@ class RepairScheduler {
   uint64_t term_ = 0;  // of the leadership the stats belong to
   RepairStats stats_;
   RepairLimits limits_;
-  std::set<uint64_t> in_flight_;             // chunk ids
-  std::vector<Job> pending_;                 // wanted at the last sweep, not started
-  std::map<uint64_t, size_t> node_jobs_;     // node id -> jobs touching it
+  std::set<uint64_t> in_flight_;          // chunk ids
+  std::vector<Job> pending_;              // wanted at the last sweep, not started
+  std::map<uint64_t, size_t> node_jobs_;  // node id -> jobs touching it
   // (chunk id, node id, record version) -> when it first looked short.
   std::map<std::tuple<uint64_t, uint64_t, uint64_t>, std::chrono::steady_clock::time_point> doubts_;
   std::chrono::steady_clock::time_point next_copy_at_{};

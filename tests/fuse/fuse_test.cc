@@ -1122,7 +1122,9 @@ TEST_CASE("the meta leader killed while a loop of creates runs: no error reaches
   CHECK(names == want);
 }
 
-TEST_CASE("block cache: a remount reads a cached file without the chunk servers; a change elsewhere invalidates it") {
+TEST_CASE(
+    "block cache: a remount reads a cached file without the chunk servers; a change elsewhere "
+    "invalidates it") {
   testing::MountedCluster c;
   REQUIRE(c.ok());
   const std::string cache = c.NewDir("cache");

@@ -99,10 +99,9 @@ TEST_CASE("a backup under write load restores into a new meta group with a consi
 
   const std::string backup = dir + "/backup";
   const size_t done_before = done;
-  testing::ToolRun run = testing::RunTool(
-      {testing::BinDir() + "/dfsadmin", "--meta", Join(meta->AddressList()), "backup", "create",
-       backup},
-      dir + "/backup.out");
+  testing::ToolRun run = testing::RunTool({testing::BinDir() + "/dfsadmin", "--meta",
+                                           Join(meta->AddressList()), "backup", "create", backup},
+                                          dir + "/backup.out");
   const size_t started_after = started;
   INFO(run.output);
   REQUIRE(run.exit_code == 0);
@@ -118,9 +117,8 @@ TEST_CASE("a backup under write load restores into a new meta group with a consi
   chunks.reset();
   for (uint64_t id = 1; id <= 3; id++)
     meta->Kill(id);
-  testing::ServerGroup fresh("dfs-meta", 3,
-                             {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--restore-from",
-                              backup});
+  testing::ServerGroup fresh(
+      "dfs-meta", 3, {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--restore-from", backup});
   testing::ChunkServers back(dir + "/chunk", 3, fresh.AddressList());
   for (int i = 1; i <= 3; i++)
     REQUIRE(back.WaitRegistered(i));
@@ -173,8 +171,15 @@ TEST_CASE("a backup under write load restores into a new meta group with a consi
   const int port = testing::FreePort();
   const std::string solo = dir + "/solo";
   const std::string peers = "1=127.0.0.1:" + std::to_string(port);
-  const std::vector<std::string> seed = {testing::BinDir() + "/dfsadmin", "backup", "restore",
-                                         backup, "--id", "1", "--peers", peers, "--data-dir",
+  const std::vector<std::string> seed = {testing::BinDir() + "/dfsadmin",
+                                         "backup",
+                                         "restore",
+                                         backup,
+                                         "--id",
+                                         "1",
+                                         "--peers",
+                                         peers,
+                                         "--data-dir",
                                          solo};
   testing::ToolRun seeded = testing::RunTool(seed, dir + "/seed.out");
   INFO(seeded.output);
@@ -188,9 +193,9 @@ TEST_CASE("a backup under write load restores into a new meta group with a consi
   const auto solo_deadline = std::chrono::steady_clock::now() + 30s;
   do {  // until it listens and leads
     std::this_thread::sleep_for(200ms);
-    solo_fsck = testing::RunTool({testing::BinDir() + "/dfsadmin", "--meta",
-                                  "127.0.0.1:" + std::to_string(port), "fsck"},
-                                 dir + "/solo-fsck.out");
+    solo_fsck = testing::RunTool(
+        {testing::BinDir() + "/dfsadmin", "--meta", "127.0.0.1:" + std::to_string(port), "fsck"},
+        dir + "/solo-fsck.out");
   } while (solo_fsck.exit_code == 2 && std::chrono::steady_clock::now() < solo_deadline);
   INFO(solo_fsck.output);
   CHECK(solo_fsck.exit_code == 0);

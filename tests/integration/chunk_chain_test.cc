@@ -223,8 +223,7 @@ TEST_CASE("a chain of three replicas holds identical data; bad requests change n
 
   SECTION("a flipped bit on disk is reported, never served") {
     const pb::ChunkReplica& victim = chunk.replicas(0);
-    std::string file =
-        c.chunks().ReplicaFile(c.Index(victim.node_id()), chunk.chunk_id());
+    std::string file = c.chunks().ReplicaFile(c.Index(victim.node_id()), chunk.chunk_id());
     REQUIRE(!file.empty());
     {
       std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);

@@ -34,7 +34,8 @@ TEST_CASE("every daemon serves /metrics and a real /healthz, and takes no mutati
 
   std::map<uint64_t, int> meta_port;
   for (uint64_t id = 1; id <= 3; id++) {
-    meta_port[id] = testing::LoggedHttpPort(cluster.dir() + "/dfs-meta" + std::to_string(id) + ".log");
+    meta_port[id] =
+        testing::LoggedHttpPort(cluster.dir() + "/dfs-meta" + std::to_string(id) + ".log");
     REQUIRE(meta_port[id] > 0);
   }
   const int chunk_port = testing::LoggedHttpPort(cluster.chunks().data_dir(1) + ".log");

@@ -12,8 +12,8 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -45,8 +45,8 @@ class Cluster {
  public:
   explicit Cluster(std::vector<std::string> zones, std::vector<std::string> chunk_args = {})
       : meta_("dfs-meta", 3,
-              {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--repair-scan-interval",
-               "500ms", "--repair-doubt-grace", "3s"}),
+              {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--repair-scan-interval", "500ms",
+               "--repair-doubt-grace", "3s"}),
         chunks_(meta_.dir() + "/chunk", static_cast<int>(zones.size()), meta_.AddressList(),
                 WithDefaults(std::move(chunk_args)), zones) {
     for (int i = 1; i <= chunks_.size(); i++)
@@ -168,8 +168,7 @@ class Cluster {
     for (const pb::ChunkLocation& c : Chunks(inodes)) {
       std::string first;
       for (int i = 0; i < c.replicas_size(); i++) {
-        auto got =
-            chunk_client_->Read(c.replicas(i), c.chunk_id(), c.version(), 0, c.length());
+        auto got = chunk_client_->Read(c.replicas(i), c.chunk_id(), c.version(), 0, c.length());
         INFO("chunk " << c.chunk_id() << " v" << c.version() << " on node "
                       << c.replicas(i).node_id() << ": " << got.status().ToString());
         REQUIRE(got.ok());
@@ -285,8 +284,8 @@ TEST_CASE("a dead chunk server's chunks are copied back to three zones; it retur
   }
   CHECK(held == 0);
   for (const pb::ChunkLocation& chunk : c.Chunks(files.inodes)) {
-    auto got = c.chunk_client().Read(c.chunks().Replica(1), chunk.chunk_id(), chunk.version(), 0,
-                                     4096);
+    auto got =
+        c.chunk_client().Read(c.chunks().Replica(1), chunk.chunk_id(), chunk.version(), 0, 4096);
     CHECK_FALSE(got.ok());
   }
   files.CheckAll(c.fs());
@@ -400,8 +399,8 @@ TEST_CASE("two servers of different zones lost: every file readable, three copie
   Files files;
   files.Write(c.fs(), 30, 5, "two");
   c.WaitHealed(files.inodes, 30s);
-  c.chunks().Kill(1);  // z1
-  c.chunks().Kill(2);  // z2
+  c.chunks().Kill(1);      // z1
+  c.chunks().Kill(2);      // z2
   files.CheckAll(c.fs());  // at least one copy of every chunk is left
   c.WaitHealed(files.inodes, 60s, {c.chunks().node_id(1), c.chunks().node_id(2)});
   files.CheckAll(c.fs());

@@ -79,7 +79,8 @@ class Search {
     // The first operation not done (in call order) bounds the prefix that
     // is certainly explained.
     size_t first = 0;
-    while (first < ops_.size() && done_[first]) first++;
+    while (first < ops_.size() && done_[first])
+      first++;
     best_ = std::max(best_, first);
     // An operation may go next only if no pending one returned before it
     // was called.

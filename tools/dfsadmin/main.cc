@@ -354,8 +354,8 @@ int RunBackupRestore(const std::string& dir, const RestoreTarget& target) {
   std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
   const std::string meta = ec ? "dfs-meta" : (self.parent_path() / "dfs-meta").string();
   const std::vector<std::string> args = {
-      meta,     "--id",         std::to_string(target.id), "--peers", target.peers,
-      "--data-dir", target.data_dir, "--restore-from", dir,     "--restore-only"};
+      meta,         "--id",          std::to_string(target.id), "--peers", target.peers,
+      "--data-dir", target.data_dir, "--restore-from",          dir,       "--restore-only"};
   std::vector<char*> argv;
   for (const std::string& a : args)
     argv.push_back(const_cast<char*>(a.c_str()));
@@ -507,8 +507,7 @@ int Main(int argc, char** argv) {
       "the new group, with the same --peers; then start them; needs no cluster)");
   restore_cmd->add_option("DIR", dir, "a backup directory")->required();
   restore_cmd->add_option("--id", restore.id, "this member's id in the new group")->required();
-  restore_cmd->add_option("--peers", restore.peers, "the new group, ID=HOST:PORT,...")
-      ->required();
+  restore_cmd->add_option("--peers", restore.peers, "the new group, ID=HOST:PORT,...")->required();
   restore_cmd->add_option("--data-dir", restore.data_dir, "the member's (empty) data directory")
       ->required();
 

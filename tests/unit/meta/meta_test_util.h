@@ -4,14 +4,14 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "common/result.h"
 #include <rocksdb/db.h>
+#include "common/result.h"
 
 #include "meta/meta_store.h"
 #include "meta/ops/ops.h"

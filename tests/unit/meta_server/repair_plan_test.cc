@@ -45,7 +45,8 @@ ChunkVerdict Judge(const pb::ChunkRecord& r, const std::map<uint64_t, ServerView
                    bool sure = true) {
   std::mt19937_64 rng(1);
   RepairPolicy policy{3, 64 * kMiB};
-  return JudgeChunk(r, servers, policy, [&](uint64_t) { return sure; }, rng);
+  return JudgeChunk(
+      r, servers, policy, [&](uint64_t) { return sure; }, rng);
 }
 
 bool Contains(const std::vector<uint64_t>& v, uint64_t x) {
@@ -119,7 +120,9 @@ TEST_CASE("repair plan: a corrupt or missing member is replaced", "[repair]") {
   auto servers = Servers({"a", "b", "c", "c"});
   Hold(servers, 1, 5);
   Hold(servers, 2, 5);
-  SECTION("corrupt") { Hold(servers, 3, 5, /*corrupt=*/true); }
+  SECTION("corrupt") {
+    Hold(servers, 3, 5, /*corrupt=*/true);
+  }
   SECTION("missing") {}
   ChunkVerdict v = Judge(Record(5, {1, 2, 3}), servers);
   REQUIRE(v.step.kind == RepairStep::Kind::kChange);
@@ -191,7 +194,7 @@ TEST_CASE("repair plan: full or inactive servers are not targets", "[repair]") {
   Hold(servers, 1, 5);
   Hold(servers, 2, 5);
   servers[3].live = false;
-  servers[4].free = kMiB;              // no room for a chunk
+  servers[4].free = kMiB;  // no room for a chunk
   servers[5].record.set_state("draining");
   ChunkVerdict v = Judge(Record(5, {1, 2, 3}), servers);
   REQUIRE(v.step.kind == RepairStep::Kind::kChange);

@@ -57,10 +57,10 @@ NsOp Rename(int from, int to, bool ok, int64_t call, int64_t ret, int client = 0
 }
 
 TEST_CASE("linearizability: sequential histories follow the model", "[linearizability]") {
-  CHECK(CheckNamespaceHistory({Create(0, 7, true, 0, 1), Lookup(0, 7, 2, 3),
-                               Rename(0, 1, true, 4, 5), Lookup(0, 0, 6, 7), Lookup(1, 7, 8, 9),
-                               Unlink(1, true, 10, 11), Lookup(1, 0, 12, 13)},
-                              2)
+  CHECK(CheckNamespaceHistory(
+            {Create(0, 7, true, 0, 1), Lookup(0, 7, 2, 3), Rename(0, 1, true, 4, 5),
+             Lookup(0, 0, 6, 7), Lookup(1, 7, 8, 9), Unlink(1, true, 10, 11), Lookup(1, 0, 12, 13)},
+            2)
             .linearizable);
   // A create that succeeded twice on one name is impossible.
   CHECK_FALSE(
@@ -74,9 +74,8 @@ TEST_CASE("linearizability: overlapping operations may take either order", "[lin
   // Two overlapping O_EXCL creates: exactly one wins.
   CHECK(CheckNamespaceHistory({Create(0, 7, true, 0, 10, 0), Create(0, 8, false, 1, 9, 1)}, 1)
             .linearizable);
-  CHECK_FALSE(
-      CheckNamespaceHistory({Create(0, 7, true, 0, 10, 0), Create(0, 8, true, 1, 9, 1)}, 1)
-          .linearizable);
+  CHECK_FALSE(CheckNamespaceHistory({Create(0, 7, true, 0, 10, 0), Create(0, 8, true, 1, 9, 1)}, 1)
+                  .linearizable);
 }
 
 TEST_CASE("linearizability: a stale read after a completed change is caught", "[linearizability]") {
@@ -86,9 +85,8 @@ TEST_CASE("linearizability: a stale read after a completed change is caught", "[
   CHECK(r.longest_prefix == 2);
   CHECK_FALSE(r.explanation.empty());
   // A read that goes back in time across two readers.
-  CHECK_FALSE(CheckNamespaceHistory({Create(0, 7, true, 0, 100), Lookup(0, 7, 10, 20, 1),
-                                     Lookup(0, 0, 30, 40, 2)},
-                                    1)
+  CHECK_FALSE(CheckNamespaceHistory(
+                  {Create(0, 7, true, 0, 100), Lookup(0, 7, 10, 20, 1), Lookup(0, 0, 30, 40, 2)}, 1)
                   .linearizable);
 }
 
@@ -100,8 +98,8 @@ TEST_CASE("linearizability: unknown outcomes may or may not have happened", "[li
   // ... or not ...
   CHECK(CheckNamespaceHistory({lost, Lookup(0, 0, 5, 6)}, 1).linearizable);
   // ... but not both, once seen.
-  CHECK_FALSE(CheckNamespaceHistory({lost, Lookup(0, 7, 5, 6), Lookup(0, 0, 7, 8)}, 1)
-                  .linearizable);
+  CHECK_FALSE(
+      CheckNamespaceHistory({lost, Lookup(0, 7, 5, 6), Lookup(0, 0, 7, 8)}, 1).linearizable);
   // Nor before it was called.
   NsOp later = lost;
   later.call = 5;
