@@ -493,7 +493,13 @@ Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_
   // New or not, make sure every replica of the chain has it (idempotent).
   RETURN_IF_ERROR(OnChain(f, index, &loc, lock, /*unlock_for_op=*/false,
                           [&](const pb::ChunkLocation& at, uint64_t* failed) {
-                            return chunks_->Create(at, failed);
+                            // Not on joiners: repair copies them whole, and
+                            // an empty replica there could pass for a copy.
+                            pb::ChunkLocation members = at;
+                            members.clear_replicas();
+                            for (const pb::ChunkReplica& r : at.replicas())
+                              if (!r.joining()) *members.add_replicas() = r;
+                            return chunks_->Create(members, failed);
                           }),
                   "creating chunk " << index << " of inode " << f->inode);
   f->chunks[index] = loc;
@@ -732,11 +738,12 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
 Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
                                                       uint64_t length) {
   // Replicas in the mount's zone first, then the others in chain order.
+  // Never from a replica still joining: it may not hold the data yet.
   std::vector<const pb::ChunkReplica*> order;
   for (const auto& r : loc.replicas())
-    if (r.zone() == options_.zone) order.push_back(&r);
+    if (r.zone() == options_.zone && !r.joining()) order.push_back(&r);
   for (const auto& r : loc.replicas())
-    if (r.zone() != options_.zone) order.push_back(&r);
+    if (r.zone() != options_.zone && !r.joining()) order.push_back(&r);
   Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id()) + " has no replicas");
   for (const pb::ChunkReplica* r : order) {
     chunk_reads_++;

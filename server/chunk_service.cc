@@ -300,6 +300,9 @@ bool ChunkServiceImpl::CopyToJoiner(const pb::RechainRequest& req, const pb::Chu
   copy.set_chunk_id(req.chunk_id());
   copy.set_version(req.version());
   *copy.mutable_source() = req.head();
+  // Whatever the joiner holds may lack writes (a writer's Create can have
+  // made it empty): it is copied again, under this head's lock.
+  copy.set_replace(true);
   pb::ReplicateReply copied;
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + options_.rechain_copy_timeout);
@@ -380,7 +383,7 @@ Result<uint64_t> ChunkServiceImpl::CopyFrom(const pb::ReplicateRequest& req) {
   const uint64_t id = req.chunk_id(), version = req.version();
   const std::string source =
       "replica " + std::to_string(req.source().node_id()) + " at " + req.source().address();
-  RETURN_IF_ERROR(store_->BeginCopy(id, version), "copying chunk " << Hex(id));
+  RETURN_IF_ERROR(store_->BeginCopy(id, version, req.replace()), "copying chunk " << Hex(id));
   pb::ChunkService::Stub* stub = peers_->Get(req.source().address());
   uint64_t offset = 0, length = 0, copied = 0;
   Status s;

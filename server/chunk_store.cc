@@ -227,7 +227,7 @@ class ChunkStoreImpl final : public ChunkStore {
   Status Sync(uint64_t chunk_id, uint64_t version) override;
   Status Truncate(uint64_t chunk_id, uint64_t version, uint64_t length) override;
   Status SetVersion(uint64_t chunk_id, uint64_t old_version, uint64_t new_version) override;
-  Status BeginCopy(uint64_t chunk_id, uint64_t version) override;
+  Status BeginCopy(uint64_t chunk_id, uint64_t version, bool replace) override;
   Status FinishCopy(uint64_t chunk_id, uint64_t version, uint64_t length) override;
   Status Delete(uint64_t chunk_id, uint64_t max_version) override;
   Result<ReplicaInfo> Stat(uint64_t chunk_id) override;
@@ -575,12 +575,16 @@ Status ChunkStoreImpl::Create(uint64_t chunk_id, uint64_t version) {
   }
 }
 
-Status ChunkStoreImpl::BeginCopy(uint64_t chunk_id, uint64_t version) {
+Status ChunkStoreImpl::BeginCopy(uint64_t chunk_id, uint64_t version, bool replace) {
   if (version == 0) return Status::InvalidArgument(Name(chunk_id, version) + ": version 0");
   while (true) {
     if (std::optional<Exclusive> locked = Find<Exclusive>(chunk_id)) {
       Replica& r = *locked->replica;
-      if (r.version >= version) {
+      if (replace && r.version == version && r.state == ReplicaState::kCopying) {
+        return Status::Unavailable("copying " + Name(chunk_id, version) +
+                                   ": another copy is in progress");
+      }
+      if (r.version > version || (r.version == version && !replace)) {
         return Status::AlreadyExists("copying " + Name(chunk_id, version) +
                                      ": the replica here is v" + std::to_string(r.version));
       }

@@ -127,7 +127,10 @@ class ChunkStore {
   // accepts kCopying replicas) and then either committed with FinishCopy
   // (synced, becomes kReady, a kAdded change is queued) or dropped with
   // Delete. A replica at `version` or higher already here: ALREADY_EXISTS.
-  virtual Status BeginCopy(uint64_t chunk_id, uint64_t version) = 0;
+  // With `replace`, a ready replica at `version` itself is replaced too (a
+  // joiner copied again under the head's lock: whatever it holds may lack
+  // writes); a replica still being copied is then UNAVAILABLE.
+  virtual Status BeginCopy(uint64_t chunk_id, uint64_t version, bool replace = false) = 0;
   virtual Status FinishCopy(uint64_t chunk_id, uint64_t version, uint64_t length) = 0;
 
   // Deletes the replica if its version is <= max_version (data file and

@@ -21,6 +21,8 @@ Result<pb::ChunkLocation> LocateChunk(const MetaTxn& txn, uint64_t chunk_size, u
   for (uint64_t node_id : chunk.record.replicas()) {
     pb::ChunkReplica* replica = out.add_replicas();
     replica->set_node_id(node_id);
+    for (uint64_t joining : chunk.record.joining())
+      if (joining == node_id) replica->set_joining(true);
     ASSIGN_OR_RETURN(std::optional<pb::NodeRecord> node, txn.GetNode(node_id));
     if (node) {
       replica->set_address(node->address());

@@ -472,10 +472,12 @@ TEST_CASE("Rechain copies the head to a joiner and raises the members") {
     CHECK(ReplicaLength(c, r, id, v + 1) == model.size());
   }
 
-  // A retry finds everything done: OK, nothing copied again.
+  // A retry copies the joiner again (what it holds cannot be trusted), to
+  // the same result.
   reply = Rechain(c, a, id, v + 1, {b, d2}, {d});
   CHECK(reply.error().code() == 0);
-  CHECK(reply.bytes_copied() == 0);
+  CHECK(reply.bytes_copied() >= model.size());
+  CheckReplicas(c, moved, model);
 
   // The new chain takes writes at the new version; the old version is refused.
   const std::string more = Pattern(77777, 7);
@@ -484,6 +486,27 @@ TEST_CASE("Rechain copies the head to a joiner and raises the members") {
   CheckReplicas(c, moved, model);
   CHECK(cc.Write(chunk, 0, Pattern(100, 8)).code() == ErrorCode::STALE_VERSION);
   CheckReplicas(c, moved, model);
+}
+
+TEST_CASE("Rechain copies over an empty replica a writer created on the joiner") {
+  // Regression (chaos seed 1): a failed Rechain left the head raised; a
+  // writer's Create then made an empty ready replica at the new version on
+  // the joiner, and the retried Rechain took it for a finished copy.
+  Cluster c(4);
+  pb::ChunkLocation chunk = c.NewChunk("empty-joiner.bin");
+  client::ChunkClient& cc = c.chunk_client();
+  const pb::ChunkReplica a = chunk.replicas(0), b = chunk.replicas(1), d2 = chunk.replicas(2);
+  const pb::ChunkReplica d = Outsider(c, chunk);
+  const uint64_t v = chunk.version(), id = chunk.chunk_id();
+  const std::string data = Pattern(300000, 11);
+  REQUIRE(cc.Write(chunk, 0, data).ok());
+  REQUIRE(cc.Create(Moved(chunk, v + 1, {d})).ok());  // empty, ready, at v+1
+
+  pb::RechainReply reply = Rechain(c, a, id, v + 1, {b, d2}, {d});
+  INFO(reply.error().message());
+  REQUIRE(reply.error().code() == 0);
+  CHECK(reply.bytes_copied() >= data.size());
+  CheckReplicas(c, Moved(chunk, v + 1, {a, b, d2, d}), data);
 }
 
 TEST_CASE("a write racing with Rechain lands on the joiner or is refused as stale") {

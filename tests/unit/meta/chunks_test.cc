@@ -276,6 +276,9 @@ TEST_CASE("change_chain: conditional on the version; joiners; bump", "[meta][chu
   REQUIRE(ReplyStatus(r).ok());
   CHECK(r.chunk().version() == 2);
   CHECK(Nodes(r.chunk()) == std::vector<uint64_t>{1, 2, 4});
+  // Clients learn which replica is still joining (never read, never created).
+  CHECK_FALSE(r.chunk().replicas(0).joining());
+  CHECK(r.chunk().replicas(2).joining());
 
   // A plan made at the old version changes nothing.
   pb::MetaReply late = s.Apply(ChangeChainCmd(f->inode(), *c0, {1, 2, 3}, {}, true));

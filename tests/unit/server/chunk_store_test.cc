@@ -386,6 +386,23 @@ TEST_CASE("ChunkStore: SetVersion from old version 0 raises from any lower versi
   CHECK(s.Read(1, 4, 0, 5) == "hello");
 }
 
+TEST_CASE("ChunkStore: a replacing copy takes over a ready replica of its own version",
+          "[server][chunk_store]") {
+  TestStore s;
+  REQUIRE(s->Create(1, 3).ok());  // empty and ready, as a writer's Create makes it
+  CHECK(CodeOf(s->BeginCopy(1, 3)) == ErrorCode::ALREADY_EXISTS);
+  REQUIRE(s->BeginCopy(1, 3, /*replace=*/true).ok());
+  CHECK(s->Stat(1)->state == ReplicaState::kCopying);
+  // A second replacing copy while this one runs is refused, not mixed in.
+  CHECK(CodeOf(s->BeginCopy(1, 3, /*replace=*/true)) == ErrorCode::UNAVAILABLE);
+  const std::string data = Pattern(kBs + 5, 3);
+  REQUIRE(s.Write(1, 3, 0, data).ok());
+  REQUIRE(s->FinishCopy(1, 3, data.size()).ok());
+  CHECK(s.Read(1, 3, 0, data.size()) == data);
+  // Never over a newer replica.
+  CHECK(CodeOf(s->BeginCopy(1, 2, /*replace=*/true)) == ErrorCode::ALREADY_EXISTS);
+}
+
 TEST_CASE("ChunkStore: a copy is written, then committed or dropped", "[server][chunk_store]") {
   TestStore s;
   const std::string data = Pattern(2 * kBs + 17, 1);
