@@ -651,8 +651,19 @@ Result<bool> FileSystemImpl::HideIfOpen(const Caller& c, uint64_t parent, const 
     hidden_name = ".dfs-open-" + std::to_string(attr->inode()) + "-" + std::to_string(next_handle_);
   }
   RETURN_IF_ERROR(Meta(c)->Rename(parent, name, parent, hidden_name, /*RENAME_NOREPLACE=*/1));
-  std::lock_guard lock(handles_mu_);
-  hidden_[attr->inode()] = Hidden{parent, hidden_name, c};
+  bool still_open = false;
+  {
+    std::lock_guard lock(handles_mu_);
+    for (auto& [h, g] : handles_)
+      if (g->inode == attr->inode()) still_open = true;
+    if (still_open) hidden_[attr->inode()] = Hidden{parent, hidden_name, c};
+  }
+  // The last descriptor closed while the rename was on its way (chaos
+  // seed 2 left such a file behind): nobody will unlink it at close.
+  if (!still_open) {
+    Status s = Meta(c)->Unlink(parent, hidden_name);
+    DFS_LOG_IF(WARN, !s.ok()) << "removing hidden " << hidden_name << ": " << s;
+  }
   return true;
 }
 

@@ -91,6 +91,7 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
   RepairStats r = repair_->Stats();
   reply->set_chunks_total(r.chunks_total);
   reply->set_chunks_healthy(r.chunks_healthy);
+  reply->set_chunks_pending(r.chunks_unknown);
   reply->set_chunks_under_replicated(r.chunks_under_replicated);
   reply->set_chunks_lost(r.chunks_lost);
   reply->set_chunks_zone_degraded(r.chunks_zone_degraded);

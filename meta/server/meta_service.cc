@@ -273,7 +273,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext
                                                      pb::GetChunksReply* reply) {
   return Read(ctx, req->header(), reply, ReadCost::kScan,
               [this, req](pb::GetChunksReply* r) -> Status {
-                uint64_t count = std::min(req->count() == 0 ? 1 : req->count(), kMaxChunksPerCall);
+                // count 0: to the end (docs/meta.md), a page at a time.
+                uint64_t count = req->count() == 0 ? kMaxChunksPerCall
+                                                   : std::min(req->count(), kMaxChunksPerCall);
                 ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
                 return Status::Ok();
               });

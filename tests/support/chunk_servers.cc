@@ -99,6 +99,11 @@ bool ChunkServers::running(int i) const {
   return it != procs_.end() && it->second->running();
 }
 
+pid_t ChunkServers::pid(int i) const {
+  auto it = procs_.find(i);
+  return it != procs_.end() ? it->second->pid() : -1;
+}
+
 bool ChunkServers::WaitRegistered(int i, std::chrono::milliseconds timeout) {
   auto end = std::chrono::steady_clock::now() + timeout;
   const std::string path = data_dir(i) + "/IDENTITY";

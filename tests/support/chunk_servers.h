@@ -29,6 +29,10 @@ class ChunkServers {
   int Add(const std::string& zone);
   void Kill(int i);  // kill -9
   bool running(int i) const;
+  // The process id of server i, or -1 if it is not started (it may have
+  // exited since: a zombie keeps its id until the next Start or Kill).
+  pid_t pid(int i) const;
+  const std::string& zone(int i) const { return zones_.at(i); }
 
   // Waits until server i has registered (its IDENTITY file exists); false
   // on timeout. After it: node_id(i), cluster_id().

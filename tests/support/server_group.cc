@@ -61,6 +61,11 @@ bool ServerGroup::running(uint64_t id) const {
   return it != procs_.end() && it->second->running();
 }
 
+pid_t ServerGroup::pid(uint64_t id) const {
+  auto it = procs_.find(id);
+  return it != procs_.end() ? it->second->pid() : -1;
+}
+
 std::string ServerGroup::StartJoiner(uint64_t id) {
   addresses_[id] = "127.0.0.1:" + std::to_string(FreePort());
   Start(id);

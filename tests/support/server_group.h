@@ -29,6 +29,9 @@ class ServerGroup {
   bool Start(uint64_t id);
   void Kill(uint64_t id);  // kill -9
   bool running(uint64_t id) const;
+  // The process id of server `id`, or -1 if it is not started (it may
+  // have exited since: a zombie keeps its id until the next Start or Kill).
+  pid_t pid(uint64_t id) const;
   // Starts a server that is not a founding member; returns its address.
   std::string StartJoiner(uint64_t id);
 

@@ -145,7 +145,9 @@ Health Judge(const pb::StatusReply& s, std::vector<std::string>* problems) {
   }
   // Chunks neither lost nor under-replicated can still be unhealthy (on
   // too few zones, or waiting for a version fix): said once, not twice.
-  uint64_t unhealthy = s.chunks_total() - std::min(s.chunks_healthy(), s.chunks_total());
+  // Chunks just written wait a heartbeat for their reports: not a problem.
+  const uint64_t settled = s.chunks_healthy() + s.chunks_pending();
+  uint64_t unhealthy = s.chunks_total() - std::min(settled, s.chunks_total());
   uint64_t explained = s.chunks_lost() + s.chunks_under_replicated();
   if (unhealthy > explained) {
     found.push_back(fmt::format("{} {}chunks not healthy", unhealthy - explained,
@@ -269,7 +271,10 @@ std::string FormatStatus(const pb::StatusReply& s) {
       "CHUNKS", fmt::format("total {}  healthy {}  under-replicated {}  lost {}  "
                             "zone-degraded {}  over-replicated {}",
                             s.chunks_total(), s.chunks_healthy(), s.chunks_under_replicated(),
-                            s.chunks_lost(), s.chunks_zone_degraded(), s.chunks_over_replicated()));
+                            s.chunks_lost(), s.chunks_zone_degraded(), s.chunks_over_replicated()) +
+                    (s.chunks_pending() > 0
+                         ? fmt::format("  pending {} (just written)", s.chunks_pending())
+                         : std::string()));
   std::string repair = s.repair_waiting() ? "waiting (new leader)  " : "";
   repair += fmt::format("queued {}  running {}  done {}  failed {}  copied {}  rate {}/s",
                         s.repair_queued(), s.repair_running(), s.repair_done(), s.repair_failed(),

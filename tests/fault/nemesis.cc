@@ -1,0 +1,292 @@
+#include "tests/fault/nemesis.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace dfs::chaos {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The last `n` lines of a log file, for a report.
+std::string Tail(const std::string& path, size_t n) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    lines.push_back(line);
+    if (lines.size() > n) lines.erase(lines.begin());
+  }
+  std::string out;
+  for (const std::string& l : lines)
+    out += "    | " + l + "\n";
+  return out;
+}
+
+bool IsReplicaName(const std::string& name) {
+  if (name.size() != 16) return false;
+  for (char c : name)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+}  // namespace
+
+Nemesis::Nemesis(Context* ctx, ChaosCluster* cluster, std::set<std::string> kinds)
+    : ctx_(ctx), cluster_(cluster), kinds_(kinds.begin(), kinds.end()), rng_(ctx->seed * 7919 + 17) {}
+
+std::chrono::milliseconds Nemesis::Between(int lo_ms, int hi_ms) {
+  return std::chrono::milliseconds(lo_ms + static_cast<int>(rng_() % (hi_ms - lo_ms + 1)));
+}
+
+void Nemesis::CheckDaemons() {
+  for (const Server& s : cluster_->Servers()) {
+    if (down_.count(s.Name())) continue;
+    if (cluster_->Alive(s)) continue;
+    ctx_->Fail(s.Name() + " (pid " + std::to_string(cluster_->Pid(s)) +
+               ") died without being killed; its log " + cluster_->LogPath(s) + " ends:\n" +
+               Tail(cluster_->LogPath(s), 15));
+    Restart(s);
+  }
+  for (int i = 0; i < cluster_->mount_count(); i++) {
+    testing::Mount& m = cluster_->mount(i);
+    if (!ProcessAlive(m.pid()) && !dead_mounts_.count(i)) {
+      dead_mounts_.insert(i);
+      ctx_->Fail("dfs-mount " + std::to_string(i + 1) + " died; its log " + m.log_path() +
+                 " ends:\n" + Tail(m.log_path(), 15));
+    }
+  }
+}
+
+bool Nemesis::Wait(std::chrono::milliseconds d, const std::atomic<bool>* stop) {
+  const auto end = Clock::now() + d;
+  while (Clock::now() < end) {
+    if (stop && *stop) return false;
+    CheckDaemons();
+    std::this_thread::sleep_for(std::min<Clock::duration>(100ms, end - Clock::now()));
+  }
+  return true;
+}
+
+bool Nemesis::WaitHealthy(std::chrono::seconds timeout) {
+  const auto t0 = Clock::now();
+  const auto end = t0 + timeout;
+  std::string why;
+  while (Clock::now() < end) {
+    CheckDaemons();
+    if (cluster_->Recovered(&why)) {
+      ctx_->log->Line("recovered after " +
+                      std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) +
+                      " s");
+      return true;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  ctx_->log->Say("not recovered after " + std::to_string(timeout.count()) + " s:" + why);
+  return false;
+}
+
+bool Nemesis::WaitHealthyAdmin(std::chrono::seconds timeout) {
+  const auto t0 = Clock::now();
+  const auto end = t0 + timeout;
+  std::string out;
+  while (Clock::now() < end) {
+    CheckDaemons();
+    if (cluster_->DfsAdmin({"status"}, &out) == 0) {
+      ctx_->log->Line("dfsadmin status: healthy after " +
+                      std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) +
+                      " s");
+      return true;
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+  ctx_->log->Say("dfsadmin status not healthy after " + std::to_string(timeout.count()) +
+                 " s:\n" + out);
+  return false;
+}
+
+Server Nemesis::PickServer() {
+  if (rng_() % 5 < 2) {  // a meta server; the leader half of the time
+    if (rng_() % 2 == 0) {
+      Server leader = cluster_->Leader();
+      if (leader.index != 0) return leader;
+    }
+    return {true, static_cast<int>(1 + rng_() % 3), ""};
+  }
+  return {false, static_cast<int>(1 + rng_() % cluster_->chunks().size()), ""};
+}
+
+void Nemesis::Restart(const Server& s) {
+  if (!cluster_->Start(s)) ctx_->Fail("could not restart " + s.Name());
+  down_.erase(s.Name());
+}
+
+void Nemesis::Run(const std::atomic<bool>& stop) {
+  if (kinds_.empty()) {
+    Wait(std::chrono::hours(24), &stop);
+    return;
+  }
+  while (!stop) {
+    if (halted_) {
+      Wait(std::chrono::hours(24), &stop);
+      break;
+    }
+    if (!Wait(Between(500, 3000), &stop)) break;
+    const std::string kind = kinds_[rng_() % kinds_.size()];
+    if (kind == "kill") {
+      Kill(stop);
+    } else if (kind == "pause") {
+      Pause(stop);
+    } else if (kind == "corrupt") {
+      Corrupt(stop);
+    } else if (kind == "zone") {
+      Zone(stop);
+    }
+  }
+}
+
+bool Nemesis::EnterZone(const std::string& zone) {
+  if (!last_zone_.empty() && last_zone_ != zone && !WaitHealthy(120s)) {
+    ctx_->Fail("the cluster is not healthy 120 s after the last fault (in " + last_zone_ +
+               "); no more faults");
+    halted_ = true;
+    return false;
+  }
+  last_zone_ = zone;
+  return true;
+}
+
+void Nemesis::Kill(const std::atomic<bool>& stop) {
+  Server s = PickServer();
+  s.zone = s.meta ? "z" + std::to_string(s.index) : cluster_->chunks().zone(s.index);
+  if (!EnterZone(s.zone) || stop) return;
+  const bool leader = s.meta && cluster_->Leader().index == s.index;
+  auto hold = Between(1000, 10000);
+  ctx_->log->Say("nemesis: kill -9 " + s.Name() + (leader ? " (leader)" : "") + " for " +
+                 std::to_string(hold.count()) + " ms");
+  down_.insert(s.Name());
+  cluster_->Kill(s);
+  ctx_->tally->faults++;
+  counts_["kill"]++;
+  Wait(hold, nullptr);
+  Restart(s);
+  ctx_->log->Say("nemesis: restarted " + s.Name());
+}
+
+void Nemesis::Pause(const std::atomic<bool>& stop) {
+  Server s = PickServer();
+  s.zone = s.meta ? "z" + std::to_string(s.index) : cluster_->chunks().zone(s.index);
+  if (!EnterZone(s.zone) || stop) return;
+  const bool leader = s.meta && cluster_->Leader().index == s.index;
+  auto hold = Between(1000, 5000);
+  pid_t pid = cluster_->Pid(s);
+  if (pid <= 0) return;
+  ctx_->log->Say("nemesis: SIGSTOP " + s.Name() + (leader ? " (leader)" : "") + " for " +
+                 std::to_string(hold.count()) + " ms");
+  kill(pid, SIGSTOP);
+  ctx_->tally->faults++;
+  counts_["pause"]++;
+  Wait(hold, nullptr);
+  kill(pid, SIGCONT);
+  ctx_->log->Say("nemesis: SIGCONT " + s.Name());
+}
+
+void Nemesis::Corrupt(const std::atomic<bool>& stop) {
+  const int i = static_cast<int>(1 + rng_() % cluster_->chunks().size());
+  const std::string zone = cluster_->chunks().zone(i);
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(cluster_->chunks().data_dir(i), ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (it->is_regular_file(ec) && IsReplicaName(it->path().filename().string()) &&
+        it->file_size(ec) > 0)
+      files.push_back(it->path().string());
+  }
+  if (files.empty()) return;
+  if (!EnterZone(zone) || stop) return;
+  const std::string file = files[rng_() % files.size()];
+  int fd = open(file.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;  // deleted meanwhile
+  struct stat sb;
+  fstat(fd, &sb);
+  if (sb.st_size <= 0) {
+    close(fd);
+    return;
+  }
+  const off_t at = static_cast<off_t>(rng_() % sb.st_size);
+  unsigned char byte = 0;
+  if (pread(fd, &byte, 1, at) != 1) {
+    close(fd);
+    return;
+  }
+  const unsigned char flipped = byte ^ static_cast<unsigned char>(1u << (rng_() % 8));
+  bool written = pwrite(fd, &flipped, 1, at) == 1 && fdatasync(fd) == 0;
+  close(fd);
+  if (!written) return;
+  ctx_->log->Say("nemesis: flipped byte " + std::to_string(at) + " of cs" + std::to_string(i) +
+                 " " + file.substr(cluster_->dir().size() + 1));
+  ctx_->tally->faults++;
+  counts_["corrupt"]++;
+  // The fault lasts until the replica is gone or the byte rewritten (the
+  // scrubber found it and the leader replaced the copy, or a write
+  // covered it).
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < 120s) {
+    int rfd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (rfd < 0) break;
+    unsigned char now = 0;
+    ssize_t n = pread(rfd, &now, 1, at);
+    close(rfd);
+    if (n != 1 || now != flipped) break;
+    Wait(250ms, nullptr);
+  }
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (took >= 120) {
+    ctx_->Fail("the flipped byte in " + file + " was still there after 120 s");
+  } else {
+    ctx_->log->Say("nemesis: corrupt replica on cs" + std::to_string(i) + " gone after " +
+                   std::to_string(took) + " s");
+  }
+}
+
+void Nemesis::Zone(const std::atomic<bool>& stop) {
+  const std::string zone = "z" + std::to_string(1 + rng_() % 3);
+  if (!EnterZone(zone) || stop) return;
+  auto hold = Between(3000, 10000);
+  std::string names;
+  std::vector<Server> servers = cluster_->ZoneServers(zone);
+  for (const Server& s : servers)
+    names += " " + s.Name();
+  ctx_->log->Say("nemesis: zone " + zone + " down (" + names.substr(1) + ") for " +
+                 std::to_string(hold.count()) + " ms");
+  for (const Server& s : servers) {
+    down_.insert(s.Name());
+    cluster_->Kill(s);
+  }
+  ctx_->tally->faults++;
+  counts_["zone"]++;
+  Wait(hold, nullptr);
+  for (const Server& s : servers)
+    Restart(s);
+  ctx_->log->Say("nemesis: zone " + zone + " back");
+}
+
+bool Nemesis::HealAll(std::chrono::seconds timeout) {
+  for (const Server& s : cluster_->Servers()) {
+    if (cluster_->Pid(s) > 0) kill(cluster_->Pid(s), SIGCONT);
+    if (down_.count(s.Name())) Restart(s);
+  }
+  return WaitHealthyAdmin(timeout);
+}
+
+}  // namespace dfs::chaos
