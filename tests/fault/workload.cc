@@ -239,28 +239,7 @@ void Writer::WriteFile() {
       Error("open", name, err);
     }
   } else {
-    bool acked = false, failed = false;
-    if (int err = WritePieces(fd, data, rng_); err != 0) {
-      Error("write", name, err);
-      outcome = "write: " + Errno(err);
-      failed = true;
-    }
-    if (!failed && do_fsync) {
-      if (fsync(fd) == 0) {
-        acked = true;
-      } else {
-        Error("fsync", name, errno);
-        outcome = "fsync: " + Errno(errno);
-        failed = true;
-      }
-    }
-    if (close(fd) != 0) {
-      Error("close", name, errno);
-      if (!acked) outcome = "close: " + Errno(errno);
-    } else if (!failed) {
-      acked = true;
-    }
-    if (acked) {
+    if (WriteAndClose(fd, data, do_fsync, "", name, &outcome)) {
       after.known = Known::kPresent;
       after.content = {seg};
       after.mode = create ? 0644 : st.mode;
@@ -272,6 +251,36 @@ void Writer::WriteFile() {
                   " fsync=" + std::to_string(do_fsync) + " -> " + outcome + " (" +
                   std::to_string(Ms(t0)) + " ms)");
   End(name, after);
+}
+
+// Writes `data` to `fd` in random pieces, fsyncs if asked, closes. True
+// when the data is acknowledged (fsync or close returned 0 after every
+// write succeeded); errors are counted and named in `outcome`.
+bool Writer::WriteAndClose(int fd, const std::string& data, bool do_fsync,
+                           const std::string& suffix, const std::string& name,
+                           std::string* outcome) {
+  bool acked = false, failed = false;
+  if (int err = WritePieces(fd, data, rng_); err != 0) {
+    Error("write" + suffix, name, err);
+    *outcome = "write: " + Errno(err);
+    failed = true;
+  }
+  if (!failed && do_fsync) {
+    if (fsync(fd) == 0) {
+      acked = true;
+    } else {
+      Error("fsync" + suffix, name, errno);
+      *outcome = "fsync: " + Errno(errno);
+      failed = true;
+    }
+  }
+  if (close(fd) != 0) {
+    Error("close" + suffix, name, errno);
+    if (!acked) *outcome = "close: " + Errno(errno);
+  } else if (!failed) {
+    acked = true;
+  }
+  return acked;
 }
 
 void Writer::Append() {
@@ -297,28 +306,7 @@ void Writer::Append() {
       Error("open (append)", name, err);
     }
   } else {
-    bool acked = false, failed = false;
-    if (int err = WritePieces(fd, data, rng_); err != 0) {
-      Error("write (append)", name, err);
-      outcome = "write: " + Errno(err);
-      failed = true;
-    }
-    if (!failed && do_fsync) {
-      if (fsync(fd) == 0) {
-        acked = true;
-      } else {
-        Error("fsync (append)", name, errno);
-        outcome = "fsync: " + Errno(errno);
-        failed = true;
-      }
-    }
-    if (close(fd) != 0) {
-      Error("close (append)", name, errno);
-      if (!acked) outcome = "close: " + Errno(errno);
-    } else if (!failed) {
-      acked = true;
-    }
-    if (acked) {
+    if (WriteAndClose(fd, data, do_fsync, " (append)", name, &outcome)) {
       after.known = Known::kPresent;
       after.content.push_back(seg);
     }

@@ -97,6 +97,8 @@ class Writer {
 
   void WriteFile();
   void Append();
+  bool WriteAndClose(int fd, const std::string& data, bool do_fsync, const std::string& suffix,
+                     const std::string& name, std::string* outcome);
   void Rename();
   void Unlink();
   void Chmod();
