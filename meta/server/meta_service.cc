@@ -271,14 +271,14 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
                                                      const pb::GetChunksRequest* req,
                                                      pb::GetChunksReply* reply) {
-  return Read(ctx, req->header(), reply, ReadCost::kScan,
-              [this, req](pb::GetChunksReply* r) -> Status {
-                // count 0: to the end (docs/meta.md), a page at a time.
-                uint64_t count = req->count() == 0 ? kMaxChunksPerCall
-                                                   : std::min(req->count(), kMaxChunksPerCall);
-                ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
-                return Status::Ok();
-              });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::GetChunksReply* r) -> Status {
+        // count 0: to the end (docs/meta.md), a page at a time.
+        uint64_t count =
+            req->count() == 0 ? kMaxChunksPerCall : std::min(req->count(), kMaxChunksPerCall);
+        ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
+        return Status::Ok();
+      });
 }
 
 // --------------------------------------------------------------- mutations

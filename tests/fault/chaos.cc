@@ -302,8 +302,8 @@ int Run(const Options& opt) {
                   (unsigned long long)tally.ops, (unsigned long long)tally.faults,
                   (unsigned long long)tally.lost, (unsigned long long)tally.corrupt,
                   (unsigned long long)tally.app_errors);
-      std::fprintf(stderr, "chaos: FAILED, seed %llu, logs in %s\n",
-                   (unsigned long long)opt.seed, dir.c_str());
+      std::fprintf(stderr, "chaos: FAILED, seed %llu, logs in %s\n", (unsigned long long)opt.seed,
+                   dir.c_str());
       std::fflush(stdout);
       std::_Exit(1);
     }
@@ -357,17 +357,16 @@ int Run(const Options& opt) {
     ok = tally.lost == 0 && tally.corrupt == 0 && tally.app_errors == 0 && tally.failures == 0;
   }
 
-  const std::string last = "chaos: ops=" + std::to_string(tally.ops) +
-                           " faults=" + std::to_string(tally.faults) +
-                           " lost=" + std::to_string(tally.lost) +
-                           " corrupt=" + std::to_string(tally.corrupt) +
-                           " app_errors=" + std::to_string(tally.app_errors);
+  const std::string last =
+      "chaos: ops=" + std::to_string(tally.ops) + " faults=" + std::to_string(tally.faults) +
+      " lost=" + std::to_string(tally.lost) + " corrupt=" + std::to_string(tally.corrupt) +
+      " app_errors=" + std::to_string(tally.app_errors);
   log.Line(last);
   if (!ok) {
     std::fprintf(stderr, "chaos: FAILED (%llu other failures), seed %llu, logs in %s\n",
                  (unsigned long long)tally.failures, (unsigned long long)opt.seed, dir.c_str());
-    std::fprintf(stderr, "chaos: reproduce with: chaos --duration %d --seed %llu\n",
-                 opt.duration, (unsigned long long)opt.seed);
+    std::fprintf(stderr, "chaos: reproduce with: chaos --duration %d --seed %llu\n", opt.duration,
+                 (unsigned long long)opt.seed);
   } else if (!opt.keep) {
     fs::remove_all(dir);
   }

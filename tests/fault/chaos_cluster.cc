@@ -145,10 +145,12 @@ bool ChaosCluster::Recovered(std::string* why) const {
   std::ostringstream o;
   if (st.repair_waiting()) o << " leader settling;";
   for (const pb::MetaMember& m : st.members())
-    if (m.role() != "leader" && m.role() != "follower") o << " meta " << m.id() << " " << m.role() << ";";
+    if (m.role() != "leader" && m.role() != "follower")
+      o << " meta " << m.id() << " " << m.role() << ";";
   for (const pb::NodeInfo& n : st.nodes())
     if (n.state() != "active") o << " node " << n.node_id() << " " << n.state() << ";";
-  if (st.chunks_under_replicated()) o << " " << st.chunks_under_replicated() << " under-replicated;";
+  if (st.chunks_under_replicated())
+    o << " " << st.chunks_under_replicated() << " under-replicated;";
   if (st.chunks_lost()) o << " " << st.chunks_lost() << " lost;";
   if (st.chunks_zone_degraded()) o << " " << st.chunks_zone_degraded() << " zone-degraded;";
   if (st.repair_running()) o << " " << st.repair_running() << " repairs running;";

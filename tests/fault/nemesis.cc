@@ -43,7 +43,10 @@ bool IsReplicaName(const std::string& name) {
 }  // namespace
 
 Nemesis::Nemesis(Context* ctx, ChaosCluster* cluster, std::set<std::string> kinds)
-    : ctx_(ctx), cluster_(cluster), kinds_(kinds.begin(), kinds.end()), rng_(ctx->seed * 7919 + 17) {}
+    : ctx_(ctx),
+      cluster_(cluster),
+      kinds_(kinds.begin(), kinds.end()),
+      rng_(ctx->seed * 7919 + 17) {}
 
 std::chrono::milliseconds Nemesis::Between(int lo_ms, int hi_ms) {
   return std::chrono::milliseconds(lo_ms + static_cast<int>(rng_() % (hi_ms - lo_ms + 1)));
@@ -110,8 +113,8 @@ bool Nemesis::WaitHealthyAdmin(std::chrono::seconds timeout) {
     }
     std::this_thread::sleep_for(500ms);
   }
-  ctx_->log->Say("dfsadmin status not healthy after " + std::to_string(timeout.count()) +
-                 " s:\n" + out);
+  ctx_->log->Say("dfsadmin status not healthy after " + std::to_string(timeout.count()) + " s:\n" +
+                 out);
   return false;
 }
 

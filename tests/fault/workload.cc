@@ -227,7 +227,8 @@ void Writer::WriteFile() {
   std::string outcome = "ok";
   // O_CLOEXEC everywhere: a server the nemesis forks meanwhile must not
   // inherit (and hold open) a file of the mount.
-  int fd = open(Path(name).c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : O_TRUNC), 0644);
+  int fd =
+      open(Path(name).c_str(), O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : O_TRUNC), 0644);
   if (fd < 0) {
     int err = errno;
     outcome = "open: " + Errno(err);
@@ -246,8 +247,8 @@ void Writer::WriteFile() {
       after.mode_known = create ? true : st.mode_known;
     }
   }
-  ctx_->log->Line(Who() + (create ? " create " : " overwrite ") + name + " seed=" +
-                  std::to_string(seg.seed) + " size=" + std::to_string(seg.size) +
+  ctx_->log->Line(Who() + (create ? " create " : " overwrite ") + name +
+                  " seed=" + std::to_string(seg.seed) + " size=" + std::to_string(seg.size) +
                   " fsync=" + std::to_string(do_fsync) + " -> " + outcome + " (" +
                   std::to_string(Ms(t0)) + " ms)");
   End(name, after);
@@ -311,8 +312,9 @@ void Writer::Append() {
       after.content.push_back(seg);
     }
   }
-  ctx_->log->Line(Who() + " append " + name + " seed=" + std::to_string(seg.seed) + " size=" +
-                  std::to_string(seg.size) + " total=" + std::to_string(ContentSize(after.content)) +
+  ctx_->log->Line(Who() + " append " + name + " seed=" + std::to_string(seg.seed) +
+                  " size=" + std::to_string(seg.size) +
+                  " total=" + std::to_string(ContentSize(after.content)) +
                   " fsync=" + std::to_string(do_fsync) + " -> " + outcome + " (" +
                   std::to_string(Ms(t0)) + " ms)");
   End(name, after);
@@ -329,8 +331,9 @@ void Writer::Rename() {
   auto t0 = Clock::now();
   int rc = rename(Path(from).c_str(), Path(to).c_str());
   int err = rc == 0 ? 0 : errno;
-  ctx_->log->Line(Who() + " rename " + from + " " + to + (b.known == Known::kPresent ? " (replace)" : "") +
-                  " -> " + (err ? Errno(err) : "ok") + " (" + std::to_string(Ms(t0)) + " ms)");
+  ctx_->log->Line(Who() + " rename " + from + " " + to +
+                  (b.known == Known::kPresent ? " (replace)" : "") + " -> " +
+                  (err ? Errno(err) : "ok") + " (" + std::to_string(Ms(t0)) + " ms)");
   if (err == 0) {
     End(to, a);
     End(from, NameState());
@@ -504,8 +507,8 @@ void Writer::Check(const std::vector<std::string>& mount_paths, const ReplicaChe
       }
       if (s.mode_known && (sb.st_mode & 07777) != s.mode) {
         std::ostringstream o;
-        o << where << ": " << n << " has mode " << std::oct << (sb.st_mode & 07777)
-          << ", want " << s.mode;
+        o << where << ": " << n << " has mode " << std::oct << (sb.st_mode & 07777) << ", want "
+          << s.mode;
         ctx_->Corrupt(o.str());
       }
       const std::string want = Content(s.content);

@@ -84,7 +84,9 @@ class Writer {
   int mount() const { return mount_; }
 
  private:
-  std::string Path(const std::string& name) const { return mount_path_ + "/" + dir_name_ + "/" + name; }
+  std::string Path(const std::string& name) const {
+    return mount_path_ + "/" + dir_name_ + "/" + name;
+  }
   std::string Who() const { return dir_name_; }
   Segment NewSegment();
   // Makes an unknown name known again (unlink or rmdir); false if it stays

@@ -139,13 +139,14 @@ int Mount::Unmount(bool fusermount, std::chrono::milliseconds timeout) {
 }
 
 MountedCluster::MountedCluster(MountedClusterOptions options)
-    : meta_("dfs-meta", 3,
-            [&] {
-              std::vector<std::string> args = {"--chunk-size", options.chunk_size};
-              args.insert(args.end(), options.meta_args.begin(), options.meta_args.end());
-              return args;
-            }(),
-            options.dir),
+    : meta_(
+          "dfs-meta", 3,
+          [&] {
+            std::vector<std::string> args = {"--chunk-size", options.chunk_size};
+            args.insert(args.end(), options.meta_args.begin(), options.meta_args.end());
+            return args;
+          }(),
+          options.dir),
       chunks_(meta_.dir() + "/chunk", options.chunk_servers, meta_.AddressList(),
               options.chunk_args) {
   ok_ = true;

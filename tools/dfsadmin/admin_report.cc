@@ -268,13 +268,13 @@ std::string FormatStatus(const pb::StatusReply& s) {
   out += "CHUNK SERVERS\n" + FormatNodes(s) + "\n";
 
   out += Summary(
-      "CHUNKS", fmt::format("total {}  healthy {}  under-replicated {}  lost {}  "
-                            "zone-degraded {}  over-replicated {}",
-                            s.chunks_total(), s.chunks_healthy(), s.chunks_under_replicated(),
-                            s.chunks_lost(), s.chunks_zone_degraded(), s.chunks_over_replicated()) +
-                    (s.chunks_pending() > 0
-                         ? fmt::format("  pending {} (just written)", s.chunks_pending())
-                         : std::string()));
+      "CHUNKS",
+      fmt::format("total {}  healthy {}  under-replicated {}  lost {}  "
+                  "zone-degraded {}  over-replicated {}",
+                  s.chunks_total(), s.chunks_healthy(), s.chunks_under_replicated(),
+                  s.chunks_lost(), s.chunks_zone_degraded(), s.chunks_over_replicated()) +
+          (s.chunks_pending() > 0 ? fmt::format("  pending {} (just written)", s.chunks_pending())
+                                  : std::string()));
   std::string repair = s.repair_waiting() ? "waiting (new leader)  " : "";
   repair += fmt::format("queued {}  running {}  done {}  failed {}  copied {}  rate {}/s",
                         s.repair_queued(), s.repair_running(), s.repair_done(), s.repair_failed(),
