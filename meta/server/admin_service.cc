@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/uuid.h"
 #include "meta/ops/fsck.h"
+#include "meta/server/propose.h"
 #include "meta/server/repair_plan.h"
 #include "proto/wire_error.h"
 
@@ -122,21 +123,9 @@ grpc::Status AdminServiceImpl::Drain(grpc::ServerContext*, const pb::NodeRequest
   }
   if (s.ok() && node->state() != "draining") {
     pb::MetaCommand cmd;
-    cmd.set_now_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count());
     cmd.mutable_set_node_state()->set_node_id(req->node_id());
     cmd.mutable_set_node_state()->set_state("draining");
-    Result<std::string> r =
-        node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
-    pb::MetaReply applied;
-    if (!r.ok()) {
-      s = r.status();
-    } else if (!applied.ParseFromString(*r)) {
-      s = Status::Internal("undecodable reply");
-    } else {
-      s = ReplyStatus(applied);
-    }
+    s = ProposeCommand(node_, std::move(cmd)).status();
   }
   if (!s.ok()) {
     StatusToProto(s, reply->mutable_error());
@@ -310,9 +299,7 @@ grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const pb::BackupRequ
     manifest.set_chunk_size((*copy)->chunk_size());
     manifest.set_inodes((*copy)->InodeCount());
   }
-  manifest.set_created_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count());
+  manifest.set_created_ns(WallNanos());
   Result<bool> sent = StreamFiles(dir, writer, &manifest);
   if (!sent.ok()) return fail(sent.status());
   fs::remove_all(dir, ec);
@@ -389,14 +376,8 @@ grpc::Status AdminServiceImpl::Fsck(grpc::ServerContext* ctx, const pb::FsckRequ
     p->set_detail(f.detail);
     if (req->fix() && f.fix) {
       pb::MetaCommand cmd;
-      cmd.set_now_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count());
       *cmd.mutable_fsck_fix() = *f.fix;
-      Result<std::string> r =
-          node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
-      pb::MetaReply applied;
-      p->set_fixed(r.ok() && applied.ParseFromString(*r) && ReplyStatus(applied).ok());
+      p->set_fixed(ProposeCommand(node_, std::move(cmd)).ok());
       if (p->fixed()) summary.set_fixed(summary.fixed() + 1);
     }
     summary.set_problems(summary.problems() + 1);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "meta/server/propose.h"
 #include "meta/server/replica_report.h"
 #include "meta/server/watch_events.h"
 #include "meta/server/watch_stream.h"
@@ -18,12 +19,6 @@ namespace {
 
 Credentials Creds(const pb::RpcHeader& h) {
   return Credentials{h.uid(), h.gid(), std::vector<uint32_t>(h.groups().begin(), h.groups().end())};
-}
-
-int64_t WallNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 constexpr uint32_t kDefaultReadDirEntries = 256;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "meta/server/propose.h"
 #include "proto/wire_error.h"
 
 namespace dfs::meta {
@@ -18,12 +19,6 @@ constexpr size_t kSweepPage = 1000;
 constexpr size_t kWorkers = 16;  // the most jobs SetLimits may allow
 constexpr auto kRateWindow = std::chrono::seconds(10);
 constexpr double kBalanceBand = 0.10;  // used fractions within 10 points of the mean
-
-int64_t WallNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string Hex(uint64_t id) {
   char buf[17];
@@ -269,10 +264,9 @@ void RepairScheduler::FinishDrains(const std::set<uint64_t>& draining,
         it == servers.end() || !it->second.live || (it->second.reported && it->second.held.empty());
     if (!empty) continue;  // its stale copies are still being deleted
     pb::MetaCommand cmd;
-    cmd.set_now_ns(WallNanos());
     cmd.mutable_set_node_state()->set_node_id(id);
     cmd.mutable_set_node_state()->set_state("removed");
-    auto r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+    Result<pb::MetaReply> r = ProposeCommand(node_, std::move(cmd));
     if (r.ok()) {
       DFS_LOG(INFO) << "chunk server " << id << " drained: removed";
     } else {
@@ -288,13 +282,12 @@ void RepairScheduler::ForgetRemoved(const std::set<uint64_t>& removed) {
     Result<std::vector<uint64_t>> garbage = store_->GarbageOn(id, 0, 1000);
     if (!garbage.ok() || garbage->empty()) continue;
     pb::MetaCommand cmd;
-    cmd.set_now_ns(WallNanos());
     for (uint64_t chunk_id : *garbage) {
       pb::GarbageReplica* pair = cmd.mutable_forget_garbage()->add_replicas();
       pair->set_chunk_id(chunk_id);
       pair->set_node_id(id);
     }
-    auto r = node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10));
+    Result<pb::MetaReply> r = ProposeCommand(node_, std::move(cmd));
     DFS_LOG_IF(WARN, !r.ok()) << "forgetting the garbage of removed server " << id << ": "
                               << r.status();
   }
@@ -383,7 +376,6 @@ Result<pb::ChunkLocation> RepairScheduler::ChangeChain(const Job& job, uint64_t 
                                                        const std::vector<uint64_t>& joining,
                                                        bool bump) {
   pb::MetaCommand cmd;
-  cmd.set_now_ns(WallNanos());
   pb::ChangeChainCommand* change = cmd.mutable_change_chain();
   change->set_inode(job.inode);
   change->set_index(job.index);
@@ -393,12 +385,8 @@ Result<pb::ChunkLocation> RepairScheduler::ChangeChain(const Job& job, uint64_t 
   change->mutable_joining()->Assign(joining.begin(), joining.end());
   change->set_bump(bump);
   change->set_zone_degraded(job.step.zone_degraded);
-  ASSIGN_OR_RETURN(std::string data,
-                   node_->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(10)),
+  ASSIGN_OR_RETURN(pb::MetaReply reply, ProposeCommand(node_, std::move(cmd)),
                    "changing the chain");
-  pb::MetaReply reply;
-  if (!reply.ParseFromString(data)) return Status::Internal("undecodable reply");
-  RETURN_IF_ERROR(ReplyStatus(reply), "changing the chain");
   return reply.chunk();
 }
 
