@@ -372,12 +372,7 @@ Result<FileSystem::OpenResult> FileSystemImpl::OpenFile(const Caller& c, uint64_
   int acc = flags & O_ACCMODE;
   if (acc == O_RDONLY || acc == O_RDWR) mask |= 4;
   if (acc == O_WRONLY || acc == O_RDWR || (flags & O_TRUNC)) mask |= 2;
-  pb::InodeAttr attr;
-  {
-    auto meta = Meta(c);
-    RETURN_IF_ERROR(meta->Access(inode, mask));
-    ASSIGN_OR_RETURN(attr, meta->GetAttr(inode));
-  }
+  ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->GetAttr(inode, mask));
   if (attr.type() == pb::FILE_TYPE_DIRECTORY) return Status::IsADirectory("open of a directory");
   if ((flags & O_TRUNC) && acc != O_RDONLY && attr.size() != 0) {
     pb::SetAttrRequest req;

@@ -126,11 +126,12 @@ Result<pb::InodeAttr> MetaClient::Lookup(uint64_t parent, const std::string& nam
   return reply.attr();
 }
 
-Result<pb::InodeAttr> MetaClient::GetAttr(uint64_t inode) {
+Result<pb::InodeAttr> MetaClient::GetAttr(uint64_t inode, uint32_t access_mask) {
   std::lock_guard lock(mu_);
   pb::GetAttrRequest req;
   *req.mutable_header() = Header(false);
   req.set_inode(inode);
+  req.set_access_mask(access_mask);
   pb::AttrReply reply;
   RETURN_IF_ERROR(
       Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetAttr(ctx, req, r); }));

@@ -40,7 +40,9 @@ class MetaClient {
   explicit MetaClient(MetaClientOptions options);
 
   Result<pb::InodeAttr> Lookup(uint64_t parent, const std::string& name);
-  Result<pb::InodeAttr> GetAttr(uint64_t inode);
+  // access_mask nonzero: fails (EACCES) unless the caller may access the
+  // inode so (R_OK 4, W_OK 2, X_OK 1), in the same call.
+  Result<pb::InodeAttr> GetAttr(uint64_t inode, uint32_t access_mask = 0);
   Result<pb::InodeAttr> Create(uint64_t parent, const std::string& name, pb::FileType type,
                                uint32_t mode, bool exclusive = false,
                                const std::string& symlink_target = "");
