@@ -47,6 +47,7 @@ struct Progress {
   ProgressState state = ProgressState::kProbe;
   uint64_t pending_snapshot = 0;  // kSnapshot: index of the snapshot sent
   bool recent_active = false;     // heard from it since the last check-quorum
+  uint64_t lease_ack = 0;         // the send tick of the newest heartbeat it acknowledged
   bool probe_sent = false;        // kProbe: an append is in flight
   bool is_learner = false;
   Inflights inflights;

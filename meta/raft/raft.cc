@@ -1,6 +1,7 @@
 #include "meta/raft/raft.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "common/check.h"
 
@@ -143,6 +144,7 @@ void Raft::Reset(uint64_t term) {
     if (id == id_) pr.match = log_.LastIndex();
   }
   pending_conf_index_ = 0;
+  lease_revoked_ = false;
   pending_reads_.clear();
   queued_read_requests_.clear();
 }
@@ -262,6 +264,7 @@ int Raft::Poll(NodeId from, bool granted) {
 
 void Raft::Tick() {
   DFS_CHECK(!ready_outstanding_) << "Tick between GetReady and Advance";
+  ticks_++;
   if (role_ == StateRole::kLeader) {
     TickHeartbeat();
   } else {
@@ -299,6 +302,32 @@ void Raft::TickHeartbeat() {
   }
 }
 
+bool Raft::LeaseValid() const {
+  if (!config_.lease_read || !config_.check_quorum || role_ != StateRole::kLeader ||
+      lease_revoked_ || lead_transferee_ != kNone) {
+    return false;
+  }
+  std::vector<uint64_t> acks;
+  for (const auto& [id, pr] : progress_) {
+    if (!pr.is_learner) acks.push_back(id == id_ ? ticks_ : pr.lease_ack);
+  }
+  const size_t quorum = VoterCount() / 2 + 1;
+  if (acks.size() < quorum) return false;
+  std::nth_element(acks.begin(), acks.begin() + (quorum - 1), acks.end(), std::greater<>());
+  const uint64_t sent = acks[quorum - 1];  // a quorum acknowledged a heartbeat sent then
+  // A follower ignores votes for election_tick of its ticks after receiving
+  // it: at least election_tick - 1 tick intervals after we sent it. Now is
+  // less than ticks_ - sent + 1 intervals after; one more tick for drift.
+  return sent > 0 && ticks_ + 3 <= sent + static_cast<uint64_t>(config_.election_tick);
+}
+
+bool Raft::VotesBlockedByLease() const {
+  if (!config_.check_quorum) return false;
+  if (lead_ != kNone && election_elapsed_ < config_.election_tick) return true;
+  // Just (re)started: we may have acknowledged a lease before a crash.
+  return config_.lease_read && ticks_ < static_cast<uint64_t>(config_.election_tick);
+}
+
 bool Raft::QuorumActive() {
   size_t active = 0;
   for (auto& [id, pr] : progress_) {
@@ -320,12 +349,10 @@ void Raft::Step(const Message& m) {
   if (m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
       bool force = m.context == kTransferContext;
-      bool in_lease =
-          config_.check_quorum && lead_ != kNone && election_elapsed_ < config_.election_tick;
       // A follower that heard from a live leader within the minimum
       // election timeout ignores votes: a removed or partitioned node
       // cannot depose a healthy leader.
-      if (!force && in_lease) return;
+      if (!force && VotesBlockedByLease()) return;
     }
     if (m.type == MessageType::kPreVote) {
       // Never change term on a pre-vote request.
@@ -468,6 +495,7 @@ void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
 
 void Raft::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   pr.recent_active = true;
+  pr.lease_ack = std::max(pr.lease_ack, m.index);
   pr.probe_sent = false;
   if (pr.state == ProgressState::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
   if (pr.match < log_.LastIndex()) SendAppend(m.from, true);
@@ -567,6 +595,7 @@ void Raft::HandleHeartbeat(const Message& m) {
   Message resp;
   resp.type = MessageType::kHeartbeatResp;
   resp.to = m.from;
+  resp.index = m.index;  // the leader's send tick, for its lease
   resp.context = m.context;
   Send(std::move(resp));
 }
@@ -666,6 +695,10 @@ void Raft::HandleReadIndexRequest(const Message& m) {
     queued_read_requests_.push_back(m);
     return;
   }
+  if (LeaseValid()) {
+    RespondToRead(m.from, log_.committed(), m.context);
+    return;
+  }
   pending_reads_.push_back(PendingRead{log_.committed(), m.from, m.context, {id_}});
   BroadcastHeartbeat(m.context);
 }
@@ -727,6 +760,8 @@ void Raft::HandleTransferLeader(NodeId transferee) {
   if (it == progress_.end() || it->second.is_learner || transferee == id_) return;
   if (lead_transferee_ == transferee) return;  // already under way
   lead_transferee_ = transferee;
+  // The transferee campaigns past the followers' leases.
+  lease_revoked_ = true;
   // Bounded by one election timeout (TickHeartbeat aborts it).
   election_elapsed_ = 0;
   if (it->second.match == log_.LastIndex()) {
@@ -836,6 +871,7 @@ void Raft::SendHeartbeat(NodeId to, const std::string& context) {
   // A follower may not have the entries up to our commit index yet: tell it
   // only what it is known to hold.
   m.commit = std::min(pr.match, log_.committed());
+  m.index = ticks_;
   m.context = context;
   Send(std::move(m));
 }

@@ -38,6 +38,15 @@ struct Config {
   size_t max_inflight_appends = 64;
   bool pre_vote = true;
   bool check_quorum = true;
+  // Lease reads (needs check_quorum): the leader answers ReadIndex at once,
+  // without a heartbeat round, while a quorum acknowledged a heartbeat it
+  // sent fewer than election_tick - 2 ticks ago: those followers ignore
+  // votes for election_tick ticks after receiving it, so no other leader
+  // can exist yet. Assumes tick rates drift apart by less than one tick per
+  // election timeout. A node also ignores votes for its first election_tick
+  // ticks, so that a follower that restarts does not forget the lease it
+  // granted. Leadership transfer ends the leases of the term.
+  bool lease_read = false;
   // A learner is promoted only when it lags the leader by at most this
   // many entries.
   uint64_t max_learner_lag = 64;
@@ -139,6 +148,8 @@ class Raft {
   uint64_t QuorumMatchIndex() const;
   bool QuorumActive();
   bool CommittedEntryInCurrentTerm() const;
+  bool LeaseValid() const;
+  bool VotesBlockedByLease() const;
   void AbortLeaderTransfer() { lead_transferee_ = kNone; }
 
   // Membership, applied in Advance() as conf-change entries get applied.
@@ -172,6 +183,8 @@ class Raft {
   std::map<NodeId, Progress> progress_;  // voters and learners, including self
   std::map<NodeId, bool> votes_;
 
+  uint64_t ticks_ = 0;         // ticks since this Raft was made
+  bool lease_revoked_ = false;  // a leadership transfer began in this term
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;

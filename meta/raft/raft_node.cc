@@ -186,6 +186,7 @@ Status RaftNode::Init() {
   config.heartbeat_tick = options_.heartbeat_ticks;
   config.election_tick = options_.election_ticks;
   config.max_learner_lag = options_.max_learner_lag;
+  config.lease_read = options_.lease_read;
   config.seed = std::random_device()();
   // The core replays from the snapshot so that it sees every membership
   // change; ApplyEntries skips what the state machine already has.

@@ -45,6 +45,7 @@ struct RaftNodeOptions {
   std::chrono::milliseconds tick{100};
   int heartbeat_ticks = 1;  // heartbeat every 100 ms
   int election_ticks = 5;   // election timeout randomized in [500, 1000) ms
+  bool lease_read = true;   // reads without a heartbeat round (raft::Config::lease_read)
   // Take a local snapshot and compact the log after this many entries.
   uint64_t snapshot_entries = 10000;
   uint64_t max_learner_lag = 1000;

@@ -248,6 +248,7 @@ raft::Config World::RaftConfig(NodeId id) const {
   c.max_inflight_appends = 8;
   c.max_bytes_per_append = 256;  // small, so batching limits are exercised
   c.max_learner_lag = 5;
+  c.lease_read = true;  // as dfs-meta runs
   c.seed = seed_;
   return c;
 }

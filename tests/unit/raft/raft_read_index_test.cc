@@ -106,5 +106,90 @@ TEST_CASE("ReadIndex: a single-voter leader answers at once", "[raft][read_index
   CHECK(net.node(1).read_states[0].index == net.raft(1).log().LastIndex());
 }
 
+// Lease reads (Config::lease_read): nodes 2.. leave the lease a fresh node
+// keeps for its first election_tick ticks, then node 1 is elected.
+void LeaseRead(Config& c) {
+  c.lease_read = true;
+}
+
+void ElectWithLeases(RaftTestNetwork& net, size_t n) {
+  for (NodeId id = 2; id <= n; id++)
+    net.Tick(id, test::kElectionTick);
+  net.Elect(1);
+  net.TickAll(1);  // a heartbeat round the followers acknowledge
+  net.Settle();
+}
+
+size_t HeartbeatsWith(RaftTestNetwork& net, const std::string& context) {
+  return net.CountSent([&](const Message& m) {
+    return m.type == MessageType::kHeartbeat && m.context == context;
+  });
+}
+
+TEST_CASE("Lease reads: a leader a quorum heard from recently answers without a heartbeat round",
+          "[raft][read_index][lease]") {
+  RaftTestNetwork net(3, LeaseRead);
+  ElectWithLeases(net, 3);
+  const uint64_t commit = net.raft(1).log().committed();
+  net.ClearSent();
+  REQUIRE(net.raft(1).ReadIndex("l1") == RaftError::kOk);
+  net.Settle();
+  REQUIRE(net.node(1).read_states.size() == 1);
+  CHECK(net.node(1).read_states[0].index == commit);
+  CHECK(HeartbeatsWith(net, "l1") == 0);
+}
+
+TEST_CASE("Lease reads: the lease ends before a follower could vote; then reads need a quorum",
+          "[raft][read_index][lease]") {
+  RaftTestNetwork net(3, LeaseRead);
+  ElectWithLeases(net, 3);
+  net.Isolate(1);
+  // The last acknowledged heartbeat was sent one tick ago; a follower may
+  // vote election_tick ticks after it received it. Eight ticks more and
+  // the leader (still leader: check-quorum waits the full timeout) must
+  // stop trusting the lease.
+  net.Tick(1, test::kElectionTick - 2);
+  REQUIRE(net.raft(1).role() == StateRole::kLeader);
+  net.ClearSent();
+  REQUIRE(net.raft(1).ReadIndex("l2") == RaftError::kOk);
+  net.Settle();
+  CHECK(net.node(1).read_states.empty());
+  CHECK(HeartbeatsWith(net, "l2") == 2);  // asked both followers
+
+  net.Heal();
+  net.Tick(1);
+  net.Settle();
+  REQUIRE(net.node(1).read_states.size() == 1);
+  CHECK(net.node(1).read_states[0].context == "l2");
+}
+
+TEST_CASE("Lease reads: a leadership transfer ends the lease of the term",
+          "[raft][read_index][lease]") {
+  RaftTestNetwork net(3, LeaseRead);
+  ElectWithLeases(net, 3);
+  // The transferee never gets TimeoutNow: the transfer stays under way.
+  net.SetDropFilter([](const Message& m) { return m.type == MessageType::kTimeoutNow; });
+  REQUIRE(net.raft(1).TransferLeadership(2) == RaftError::kOk);
+  net.Settle();
+  net.ClearSent();
+  REQUIRE(net.raft(1).ReadIndex("t1") == RaftError::kOk);
+  net.Settle();
+  CHECK(HeartbeatsWith(net, "t1") == 2);
+}
+
+TEST_CASE("Lease reads: a node that just started ignores votes for one election timeout",
+          "[raft][read_index][lease]") {
+  RaftTestNetwork net(3, LeaseRead);
+  // Nodes 2 and 3 may have granted a lease before a crash they forgot.
+  net.raft(1).Campaign();
+  net.Settle();
+  CHECK(net.raft(1).role() != StateRole::kLeader);
+  net.Tick(2, test::kElectionTick);
+  net.Tick(3, test::kElectionTick);
+  net.raft(1).Campaign();
+  net.Settle();
+  CHECK(net.raft(1).role() == StateRole::kLeader);
+}
+
 }  // namespace
 }  // namespace dfs::raft
