@@ -237,17 +237,24 @@ void RaftNode::Run() {
       if (stopping_) break;
       work.swap(inbox_);
     }
+    // Ticks first, every one that is due: the lease a leader reads under
+    // (raft::Config::lease_read) counts ticks, so after a stall (a slow
+    // fsync, SIGSTOP) the count must catch up with the clock before any
+    // read or message is looked at. Beyond a few election timeouts more
+    // ticks change nothing.
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      for (int due = 0; now >= next_tick && due < 4 * options_.election_ticks; due++) {
+        raft_->Tick();
+        next_tick += options_.tick;
+      }
+      if (next_tick <= now) next_tick = now + options_.tick;
+      ExpireRequests();
+    }
     // Everything that arrived while the last Ready was being fsynced is
     // handled now and goes to disk together: group commit.
     for (auto& w : work)
       w();
-    auto now = std::chrono::steady_clock::now();
-    if (now >= next_tick) {
-      raft_->Tick();
-      ExpireRequests();
-      next_tick += options_.tick;
-      if (next_tick < now) next_tick = now + options_.tick;
-    }
     while (raft_->HasReady())
       HandleReady();
     std::lock_guard lock(status_mu_);
