@@ -88,8 +88,22 @@ ChunkServiceStats ChunkServiceImpl::stats() const {
   return out;
 }
 
+// A hop's deadline: at most forward_timeout, and a quarter of the caller's
+// time left sooner than the caller's own, so that when a replica further
+// down stops answering, this hop names it before its caller gives up on
+// this one (and blames the wrong replica).
+std::chrono::system_clock::time_point ChunkServiceImpl::ForwardDeadline(
+    const grpc::ServerContext* ctx) const {
+  const auto now = std::chrono::system_clock::now();
+  auto deadline = now + options_.forward_timeout;
+  const auto caller = ctx->deadline();
+  if (caller > now && caller < deadline) deadline = now + (caller - now) * 3 / 4;
+  return deadline;
+}
+
 template <class Request, class Local, class Send>
-void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local local, Send send) {
+void ChunkServiceImpl::RunChain(grpc::ServerContext* ctx, const Request& req, pb::ChainReply* reply,
+                                Local local, Send send) {
   if (Status s = CheckHeader(req.header()); !s.ok()) {
     StatusToProto(s, reply->mutable_error());
     return;
@@ -106,7 +120,7 @@ void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local
     forwarded.mutable_chain()->DeleteSubrange(0, 1);
     next = std::make_unique<Forward<Request>>();
     next->req = &req;
-    next->ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
+    next->ctx.set_deadline(ForwardDeadline(ctx));
     send(peers_->Get(peer.address()), next.get());
   }
   Status mine = local();
@@ -133,11 +147,11 @@ void ChunkServiceImpl::RunChain(const Request& req, pb::ChainReply* reply, Local
   }
 }
 
-grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext*, const pb::CreateChunkRequest* req,
+grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext* ctx, const pb::CreateChunkRequest* req,
                                            pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      *req, reply, [&] { return store_->Create(req->chunk_id(), req->version()); },
+      ctx, *req, reply, [&] { return store_->Create(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->CreateChunk(&f->ctx, f->req, &f->reply,
                                    [f](grpc::Status s) { f->Finish(std::move(s)); });
@@ -145,11 +159,11 @@ grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext*, const pb::Creat
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteRequest* req,
+grpc::Status ChunkServiceImpl::Write(grpc::ServerContext* ctx, const pb::WriteRequest* req,
                                      pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      *req, reply,
+      ctx, *req, reply,
       [&] {
         Status s = store_->Write(req->chunk_id(), req->version(), req->offset(), Bytes(req->data()),
                                  Sums(req->checksums()));
@@ -164,11 +178,11 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext*, const pb::WriteReques
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext*, const pb::SyncRequest* req,
+grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext* ctx, const pb::SyncRequest* req,
                                     pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      *req, reply, [&] { return store_->Sync(req->chunk_id(), req->version()); },
+      ctx, *req, reply, [&] { return store_->Sync(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->Sync(&f->ctx, f->req, &f->reply,
                             [f](grpc::Status s) { f->Finish(std::move(s)); });
@@ -176,12 +190,12 @@ grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext*, const pb::SyncRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext*,
+grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext* ctx,
                                              const pb::TruncateChunkRequest* req,
                                              pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      *req, reply, [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
+      ctx, *req, reply, [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->TruncateChunk(&f->ctx, f->req, &f->reply,
                                      [f](grpc::Status s) { f->Finish(std::move(s)); });

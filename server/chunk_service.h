@@ -81,7 +81,9 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
   // request with the rest of the chain) to the next replica with `send`;
   // fills `reply` with the first failure along the chain.
   template <class Request, class Local, class Send>
-  void RunChain(const Request& req, pb::ChainReply* reply, Local local, Send send);
+  void RunChain(grpc::ServerContext* ctx, const Request& req, pb::ChainReply* reply, Local local,
+                Send send);
+  std::chrono::system_clock::time_point ForwardDeadline(const grpc::ServerContext* ctx) const;
   // Copies a whole replica from `source`; the copy is kept only if complete.
   Result<uint64_t> CopyFrom(const pb::ReplicateRequest& req);
   // Rechain's steps, under the chunk's lock. Each fills `reply` (error and

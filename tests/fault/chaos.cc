@@ -1,7 +1,7 @@
 // chaos: the fault-injection suite (issue #11): nothing acknowledged is
 // ever lost.
 //
-//   chaos --duration SECONDS [--seed S] [--nemesis kill,pause,corrupt,zone]
+//   chaos --duration SECONDS [--seed S] [--nemesis kill,pause,corrupt,zone,partition]
 //         [--dir DIR] [--writers N] [--keep]
 //
 // Starts its own cluster (tests/fault/chaos_cluster.h: 3 dfs-meta, 6
@@ -54,7 +54,7 @@ using namespace std::chrono_literals;
 struct Options {
   int duration = 60;
   uint64_t seed = 0;
-  std::set<std::string> nemesis = {"kill", "pause", "corrupt", "zone"};
+  std::set<std::string> nemesis = {"kill", "pause", "corrupt", "zone", "partition"};
   std::string dir;
   int writers = 2;  // per mount
   bool keep = false;
@@ -63,7 +63,7 @@ struct Options {
 int Usage(const char* why) {
   std::fprintf(stderr,
                "chaos: %s\nusage: chaos --duration SECONDS [--seed S] "
-               "[--nemesis kill,pause,corrupt,zone|none] [--dir DIR] [--writers N] [--keep]\n",
+               "[--nemesis kill,pause,corrupt,zone,partition|none] [--dir DIR] [--writers N] [--keep]\n",
                why);
   return 2;
 }
@@ -95,8 +95,9 @@ bool Parse(int argc, char** argv, Options* o, std::string* error) {
       std::string kind;
       while (std::getline(list, kind, ',')) {
         if (kind == "none") continue;
-        if (kind != "kill" && kind != "pause" && kind != "corrupt" && kind != "zone") {
-          *error = "unknown nemesis " + kind + " (partition and disk-full are not written yet)";
+        if (kind != "kill" && kind != "pause" && kind != "corrupt" && kind != "zone" &&
+            kind != "partition") {
+          *error = "unknown nemesis " + kind + " (disk-full is not written yet)";
           return false;
         }
         o->nemesis.insert(kind);

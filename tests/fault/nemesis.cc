@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,6 +32,28 @@ std::string Tail(const std::string& path, size_t n) {
   for (const std::string& l : lines)
     out += "    | " + l + "\n";
   return out;
+}
+
+// The cgroup v2 hierarchy's mount point ("" if there is none).
+std::string Cgroup2Root() {
+  std::ifstream mounts("/proc/mounts");
+  std::string device, path, type, rest;
+  while (mounts >> device >> path >> type && std::getline(mounts, rest)) {
+    if (type == "cgroup2") return path;
+  }
+  return "";
+}
+
+bool WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+// Runs iptables (waiting for its lock); true on success.
+bool Iptables(const std::string& op, const std::string& rule) {
+  return std::system(("iptables -w " + op + " " + rule + " 2>/dev/null").c_str()) == 0;
 }
 
 bool IsReplicaName(const std::string& name) {
@@ -154,6 +177,8 @@ void Nemesis::Run(const std::atomic<bool>& stop) {
       Corrupt(stop);
     } else if (kind == "zone") {
       Zone(stop);
+    } else if (kind == "partition") {
+      Partition(stop);
     }
   }
 }
@@ -290,6 +315,49 @@ bool Nemesis::HealAll(std::chrono::seconds timeout) {
     if (down_.count(s.Name())) Restart(s);
   }
   return WaitHealthyAdmin(timeout);
+}
+
+void Nemesis::Partition(const std::atomic<bool>& stop) {
+  const std::string root = Cgroup2Root();
+  if (root.empty()) {
+    ctx_->Fail("partition: no cgroup2 hierarchy in /proc/mounts");
+    halted_ = true;
+    return;
+  }
+  Server s = PickServer();
+  s.zone = s.meta ? "z" + std::to_string(s.index) : cluster_->chunks().zone(s.index);
+  if (!EnterZone(s.zone) || stop) return;
+  const pid_t pid = cluster_->Pid(s);
+  if (pid <= 0) return;
+  const std::string address = s.meta ? cluster_->meta().addresses().at(s.index)
+                                     : cluster_->chunks().address(s.index);
+  const std::string port = address.substr(address.rfind(':') + 1);
+  const std::string group = "dfs-chaos-" + std::to_string(::getpid()) + "-" + s.Name();
+  const std::string out_rule = "OUTPUT -m cgroup --path " + group + " -j DROP";
+  const std::string in_rule = "INPUT -p tcp --dport " + port + " -j DROP";
+  std::error_code ec;
+  fs::create_directories(root + "/" + group, ec);
+  if (ec || !WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid)) ||
+      !Iptables("-I", out_rule) || !Iptables("-I", in_rule)) {
+    ctx_->Fail("partition: could not cut off " + s.Name() + " (cgroup " + root + "/" + group +
+               ", iptables)");
+    Iptables("-D", out_rule);
+    Iptables("-D", in_rule);
+    halted_ = true;
+    return;
+  }
+  const bool leader = s.meta && cluster_->Leader().index == s.index;
+  auto hold = Between(1000, 8000);
+  ctx_->log->Say("nemesis: partition " + s.Name() + (leader ? " (leader)" : "") + " from all for " +
+                 std::to_string(hold.count()) + " ms");
+  ctx_->tally->faults++;
+  counts_["partition"]++;
+  Wait(hold, nullptr);
+  bool healed = Iptables("-D", out_rule) && Iptables("-D", in_rule);
+  WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
+  fs::remove(root + "/" + group, ec);
+  if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
+  ctx_->log->Say("nemesis: healed the partition of " + s.Name());
 }
 
 }  // namespace dfs::chaos

@@ -7,7 +7,13 @@
 //   corrupt  one byte flipped in a replica file of one chunk server; the
 //            fault lasts until the replica is replaced or rewritten;
 //   zone     every server of one zone (its two chunk servers and its meta
-//            server) killed at once, restarted after 3-10 s.
+//            server) killed at once, restarted after 3-10 s;
+//   partition one server cut off from every other process for 1-8 s (the
+//            meta leader half of the times a meta server is picked): the
+//            server is moved into a cgroup (v2) of its own, and iptables
+//            drops what that cgroup sends (OUTPUT -m cgroup) and what is
+//            sent to the server's port (INPUT --dport); healing removes both
+//            rules and moves it back.
 // At most one zone is faulty at a time: each fault is healed before the
 // next starts, and before a fault in another zone the cluster must have
 // recovered (ChaosCluster::Recovered); at the end, `dfsadmin status`
@@ -60,6 +66,7 @@ class Nemesis {
   void Pause(const std::atomic<bool>& stop);
   void Corrupt(const std::atomic<bool>& stop);
   void Zone(const std::atomic<bool>& stop);
+  void Partition(const std::atomic<bool>& stop);
   void Restart(const Server& s);
 
   Context* ctx_;
