@@ -353,8 +353,14 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   ctx_->tally->faults++;
   counts_["partition"]++;
   Wait(hold, nullptr);
-  bool healed = Iptables("-D", out_rule) && Iptables("-D", in_rule);
+  // Out of the cgroup first: its packets stop matching at once (removing
+  // the OUTPUT rule can take seconds while the server's sockets are busy).
+  ctx_->log->Line("partition: healing " + s.Name());
   WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
+  bool healed = Iptables("-D", in_rule);
+  ctx_->log->Line("partition: input rule removed");
+  healed = Iptables("-D", out_rule) && healed;
+  ctx_->log->Line("partition: output rule removed");
   fs::remove(root + "/" + group, ec);
   if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
   ctx_->log->Say("nemesis: healed the partition of " + s.Name());

@@ -13,7 +13,10 @@
 //            server is moved into a cgroup (v2) of its own, and iptables
 //            drops what that cgroup sends (OUTPUT -m cgroup) and what is
 //            sent to the server's port (INPUT --dport); healing removes both
-//            rules and moves it back.
+//            rules and moves it back. The heal can come late: while the
+//            cut-off server retries, writes to cgroup.procs and iptables
+//            calls have stalled here for up to two minutes (a longer
+//            partition, still one server).
 // At most one zone is faulty at a time: each fault is healed before the
 // next starts, and before a fault in another zone the cluster must have
 // recovered (ChaosCluster::Recovered); at the end, `dfsadmin status`
