@@ -53,6 +53,34 @@ struct InodeState {
   }
 };
 
+// A background readahead: one range of one chunk on its way into the block
+// cache. A reader that misses a block inside it waits for it rather than
+// fetching the same bytes again.
+struct Prefetch {
+  uint64_t start = 0, end = 0;  // file offsets
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+
+  void Finish() {
+    std::lock_guard lock(mu);
+    done = true;
+    cv.notify_all();
+  }
+  void Wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [this] { return done; });
+  }
+  bool Done() {
+    std::lock_guard lock(mu);
+    return done;
+  }
+  bool Covers(uint64_t offset) {
+    std::lock_guard lock(mu);
+    return !done && offset >= start && offset < end;
+  }
+};
+
 // One open file: what it wrote and has not yet made durable, and what it
 // knows of the file's chunks.
 struct OpenFile {
@@ -72,6 +100,8 @@ struct OpenFile {
   std::map<uint64_t, pb::ChunkLocation> chunks;  // index -> location (reads and writes)
   std::set<uint64_t> created;                    // indexes this handle created replicas for
   uint64_t last_read_end = 0;                    // sequential detection for readahead
+  uint64_t read_ahead_to = 0;                    // readahead was asked up to here
+  std::shared_ptr<Prefetch> prefetch;            // the background readahead, if any
   // Pieces on their way down a chain (write-behind), by byte range; a piece
   // overlapping one in flight waits for it, so later bytes win.
   std::vector<std::pair<uint64_t, uint64_t>> in_flight;
@@ -242,12 +272,18 @@ class FileSystemImpl final : public FileSystem {
                                                      bool refresh);
   Result<std::string> FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
                                         uint64_t length);
+  // Puts the whole blocks of `data` (read at file `offset`) into the cache.
+  void CacheBlocks(const struct OpenFile* f, uint64_t offset, const std::string& data);
+  // A sequential reader got up to `end`: keeps one readahead window in
+  // flight ahead of it, in the background (REQUIRES: f->mu held).
+  void ReadAheadFrom(struct OpenFile* f, uint64_t end);
 
   const FileSystemOptions options_;
   MetaPool meta_;
   std::unique_ptr<ChunkClient> chunks_;  // made once the cluster id is known
   ThreadPool senders_{16};               // write-behind: pieces on their way
   std::unique_ptr<BlockCache> cache_;
+  ThreadPool readers_{2};  // background readahead (stops before the cache and chunks_ go)
   std::string cluster_id_;
   uint64_t chunk_size_ = 0;
 
@@ -774,17 +810,7 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
     if (!loc) return std::string(length, '\0');  // a hole
     Result<std::string> got = FetchFromReplicas(*loc, offset % chunk_size_, length);
     if (got.ok()) {
-      if (use_cache) {
-        // Whole blocks only: a partial one would be taken for the block later.
-        const uint64_t first = offset / kBlockSize;
-        for (uint64_t b = 0; b * kBlockSize < got->size(); b++) {
-          uint64_t n = std::min<uint64_t>(kBlockSize, got->size() - b * kBlockSize);
-          if (n == kBlockSize || offset + b * kBlockSize + n == f->size) {
-            cache_->Put(BlockKey{f->inode, f->data_version, first + b},
-                        got->substr(b * kBlockSize, n));
-          }
-        }
-      }
+      if (use_cache) CacheBlocks(f, offset, *got);
       return got;
     }
     // A chain changed under us (version, replicas): refresh once. While
@@ -799,6 +825,49 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
       std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20 << attempt, 500)));
     }
   }
+}
+
+void FileSystemImpl::CacheBlocks(const struct OpenFile* f, uint64_t offset,
+                                 const std::string& data) {
+  // Whole blocks only: a partial one would be taken for the block later.
+  const uint64_t first = offset / kBlockSize;
+  for (uint64_t b = 0; b * kBlockSize < data.size(); b++) {
+    uint64_t n = std::min<uint64_t>(kBlockSize, data.size() - b * kBlockSize);
+    if (n == kBlockSize || offset + b * kBlockSize + n == f->size) {
+      cache_->Put(BlockKey{f->inode, f->data_version, first + b}, data.substr(b * kBlockSize, n));
+    }
+  }
+}
+
+void FileSystemImpl::ReadAheadFrom(struct OpenFile* f, uint64_t end) {
+  if (options_.readahead == 0) return;
+  if (f->prefetch && f->prefetch->Done()) f->prefetch.reset();
+  if (f->prefetch) return;  // one window in flight at a time
+  uint64_t start = std::max(f->read_ahead_to, end) / kBlockSize * kBlockSize;
+  if (start >= f->size || start >= end + options_.readahead) return;  // far enough ahead
+  const uint64_t chunk_end = (start / chunk_size_ + 1) * chunk_size_;
+  const uint64_t stop = std::min({start + options_.readahead, chunk_end, f->size});
+  // Blocks the cache holds already (a second reader of the file) need no fetch.
+  while (start < stop && cache_->Get({f->inode, f->data_version, start / kBlockSize}))
+    start += kBlockSize;
+  f->read_ahead_to = stop;
+  if (start >= stop) return;
+  Result<std::optional<pb::ChunkLocation>> loc = ReadChunk(f, start / chunk_size_, false);
+  if (!loc.ok() || !loc->has_value()) return;  // errors and holes: the reader's own path
+  auto p = std::make_shared<Prefetch>();
+  p->start = start;
+  p->end = stop;
+  f->prefetch = p;
+  // What the task needs of the handle, copied: it runs without f->mu.
+  auto key = std::make_shared<struct OpenFile>();
+  key->inode = f->inode;
+  key->data_version = f->data_version;
+  key->size = f->size;
+  readers_.Submit([this, p, key, loc = **loc] {
+    Result<std::string> got = FetchFromReplicas(loc, p->start % chunk_size_, p->end - p->start);
+    if (got.ok()) CacheBlocks(key.get(), p->start, *got);
+    p->Finish();
+  });
 }
 
 Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {
@@ -837,6 +906,11 @@ Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint6
           continue;
         }
       }
+      // A background readahead brings this block: wait for it, once.
+      if (std::shared_ptr<Prefetch> p = f->prefetch; p && p->Covers(pos)) {
+        p->Wait();
+        continue;
+      }
       cache_misses_++;
     }
     // A miss: fetch whole blocks from here to the end of the request (plus
@@ -849,10 +923,12 @@ Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint6
         std::min({(want_end + kBlockSize - 1) / kBlockSize * kBlockSize, chunk_end, f->size});
     ASSIGN_OR_RETURN(std::string got,
                      ReadRange(f.get(), block_start, fetch_end - block_start, use_cache));
+    if (sequential) f->read_ahead_to = std::max(f->read_ahead_to, fetch_end);
     uint64_t n = std::min(end, fetch_end) - pos;
     out.append(got, pos - block_start, n);
     pos += n;
   }
+  if (sequential && use_cache) ReadAheadFrom(f.get(), end);
   return out;
 }
 
