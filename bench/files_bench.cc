@@ -208,8 +208,8 @@ int Run(const Options& o) {
   std::vector<Tally> tallies(threads);
   std::vector<std::thread> pool;
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(o.seconds));
+  const auto deadline =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   for (int t = 0; t < threads; t++) {
     pool.emplace_back([&, t] {
       Tally& tally = tallies[t];
@@ -247,8 +247,8 @@ int Run(const Options& o) {
       "\"mismatches\": %llu, \"passes\": %zu, \"pass_p99_ms\": %.2f}\n",
       o.phase.c_str(), ops, seconds, seconds > 0 ? ops / seconds : 0,
       seconds > 0 ? all.bytes / seconds / 1e6 : 0, Percentile(all.ms, 0.50),
-      Percentile(all.ms, 0.99), (unsigned long long)all.errors,
-      (unsigned long long)all.mismatches, all.pass_ms.size(), Percentile(all.pass_ms, 0.99));
+      Percentile(all.ms, 0.99), (unsigned long long)all.errors, (unsigned long long)all.mismatches,
+      all.pass_ms.size(), Percentile(all.pass_ms, 0.99));
   return all.errors == 0 && all.mismatches == 0 ? 0 : 1;
 }
 

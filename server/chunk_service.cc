@@ -147,7 +147,8 @@ void ChunkServiceImpl::RunChain(grpc::ServerContext* ctx, const Request& req, pb
   }
 }
 
-grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext* ctx, const pb::CreateChunkRequest* req,
+grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext* ctx,
+                                           const pb::CreateChunkRequest* req,
                                            pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
@@ -195,7 +196,8 @@ grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext* ctx,
                                              pb::ChainReply* reply) {
   InFlight count(&in_flight_);
   RunChain(
-      ctx, *req, reply, [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
+      ctx, *req, reply,
+      [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
         stub->async()->TruncateChunk(&f->ctx, f->req, &f->reply,
                                      [f](grpc::Status s) { f->Finish(std::move(s)); });

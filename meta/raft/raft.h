@@ -183,7 +183,7 @@ class Raft {
   std::map<NodeId, Progress> progress_;  // voters and learners, including self
   std::map<NodeId, bool> votes_;
 
-  uint64_t ticks_ = 0;         // ticks since this Raft was made
+  uint64_t ticks_ = 0;          // ticks since this Raft was made
   bool lease_revoked_ = false;  // a leadership transfer began in this term
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;

@@ -1,7 +1,7 @@
 // chaos: the fault-injection suite (issue #11): nothing acknowledged is
 // ever lost.
 //
-//   chaos --duration SECONDS [--seed S] [--nemesis kill,pause,corrupt,zone,partition]
+//   chaos --duration SECONDS [--seed S] [--nemesis kill,pause,corrupt,zone,partition,disk-full]
 //         [--dir DIR] [--writers N] [--keep]
 //
 // Starts its own cluster (tests/fault/chaos_cluster.h: 3 dfs-meta, 6
@@ -54,7 +54,7 @@ using namespace std::chrono_literals;
 struct Options {
   int duration = 60;
   uint64_t seed = 0;
-  std::set<std::string> nemesis = {"kill", "pause", "corrupt", "zone", "partition"};
+  std::set<std::string> nemesis = {"kill", "pause", "corrupt", "zone", "partition", "disk-full"};
   std::string dir;
   int writers = 2;  // per mount
   bool keep = false;
@@ -63,7 +63,8 @@ struct Options {
 int Usage(const char* why) {
   std::fprintf(stderr,
                "chaos: %s\nusage: chaos --duration SECONDS [--seed S] "
-               "[--nemesis kill,pause,corrupt,zone,partition|none] [--dir DIR] [--writers N] [--keep]\n",
+               "[--nemesis kill,pause,corrupt,zone,partition,disk-full|none] [--dir DIR] "
+               "[--writers N] [--keep]\n",
                why);
   return 2;
 }
@@ -96,8 +97,8 @@ bool Parse(int argc, char** argv, Options* o, std::string* error) {
       while (std::getline(list, kind, ',')) {
         if (kind == "none") continue;
         if (kind != "kill" && kind != "pause" && kind != "corrupt" && kind != "zone" &&
-            kind != "partition") {
-          *error = "unknown nemesis " + kind + " (disk-full is not written yet)";
+            kind != "partition" && kind != "disk-full") {
+          *error = "unknown nemesis " + kind;
           return false;
         }
         o->nemesis.insert(kind);
@@ -204,7 +205,8 @@ int Run(const Options& opt) {
 
   bool ok = true;
   {
-    ChaosCluster cluster(dir);
+    // The disk-full nemesis fills a chunk server's own small file system.
+    ChaosCluster cluster(dir, opt.nemesis.count("disk-full") ? 512ull << 20 : 0);
     if (!cluster.ok() || !cluster.MountAll()) {
       ctx.Fail("the cluster did not start (see the logs in " + dir + ")");
       std::printf("chaos: ops=0 faults=0 lost=0 corrupt=0 app_errors=0\n");

@@ -1,5 +1,7 @@
 #include "tests/fault/chaos_cluster.h"
 
+#include <sys/mount.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -35,7 +37,15 @@ bool ProcessAlive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
-ChaosCluster::ChaosCluster(const std::string& dir) : dir_(dir) {
+ChaosCluster::ChaosCluster(const std::string& dir, uint64_t small_disks) : dir_(dir) {
+  for (size_t i = 1; small_disks > 0 && i <= kChunkZones.size(); i++) {
+    // The path testing::ChunkServers gives server i.
+    const std::string path = dir_ + "/chunk/chunk" + std::to_string(i);
+    fs::create_directories(path);
+    const std::string opts = "size=" + std::to_string(small_disks);
+    if (::mount("tmpfs", path.c_str(), "tmpfs", 0, opts.c_str()) != 0) return;  // ok_ stays false
+    tmpfs_.push_back(path);
+  }
   meta_ = std::make_unique<testing::ServerGroup>(
       "dfs-meta", 3,
       std::vector<std::string>{"--chunk-size", "1MiB", "--node-dead-after", "2s",
@@ -56,6 +66,8 @@ ChaosCluster::~ChaosCluster() {
   mounts_.clear();
   chunks_.reset();
   meta_.reset();
+  for (const std::string& path : tmpfs_)
+    ::umount2(path.c_str(), MNT_DETACH);
 }
 
 bool ChaosCluster::MountAll() {

@@ -32,7 +32,9 @@ class ChaosCluster {
  public:
   // Starts the servers in `dir` and waits for every chunk server to
   // register; ok() says whether that worked.
-  explicit ChaosCluster(const std::string& dir);
+  // `small_disks` > 0: every chunk server keeps its data on a tmpfs of
+  // that many bytes of its own (for the disk-full nemesis).
+  explicit ChaosCluster(const std::string& dir, uint64_t small_disks = 0);
   ~ChaosCluster();
 
   bool ok() const { return ok_; }
@@ -72,6 +74,7 @@ class ChaosCluster {
 
  private:
   std::string dir_;
+  std::vector<std::string> tmpfs_;  // mounted data directories
   std::unique_ptr<testing::ServerGroup> meta_;
   std::unique_ptr<testing::ChunkServers> chunks_;
   std::vector<std::unique_ptr<testing::Mount>> mounts_;

@@ -179,6 +179,8 @@ void Nemesis::Run(const std::atomic<bool>& stop) {
       Zone(stop);
     } else if (kind == "partition") {
       Partition(stop);
+    } else if (kind == "disk-full") {
+      DiskFull(stop);
     }
   }
 }
@@ -329,8 +331,8 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   if (!EnterZone(s.zone) || stop) return;
   const pid_t pid = cluster_->Pid(s);
   if (pid <= 0) return;
-  const std::string address = s.meta ? cluster_->meta().addresses().at(s.index)
-                                     : cluster_->chunks().address(s.index);
+  const std::string address =
+      s.meta ? cluster_->meta().addresses().at(s.index) : cluster_->chunks().address(s.index);
   const std::string port = address.substr(address.rfind(':') + 1);
   const std::string group = "dfs-chaos-" + std::to_string(::getpid()) + "-" + s.Name();
   const std::string out_rule = "OUTPUT -m cgroup --path " + group + " -j DROP";
@@ -364,6 +366,36 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   fs::remove(root + "/" + group, ec);
   if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
   ctx_->log->Say("nemesis: healed the partition of " + s.Name());
+}
+
+void Nemesis::DiskFull(const std::atomic<bool>& stop) {
+  const int i = static_cast<int>(1 + rng_() % cluster_->chunks().size());
+  const std::string zone = cluster_->chunks().zone(i);
+  if (!EnterZone(zone) || stop) return;
+  const std::string ballast = cluster_->chunks().data_dir(i) + "/nemesis-ballast";
+  int fd = open(ballast.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    ctx_->Fail("disk-full: cannot create " + ballast);
+    halted_ = true;
+    return;
+  }
+  // Everything that is free, in shrinking steps: the last bytes too.
+  uint64_t taken = 0;
+  for (uint64_t step = 1ull << 30; step >= 4096; step /= 2) {
+    while (fallocate(fd, 0, static_cast<off_t>(taken), static_cast<off_t>(step)) == 0)
+      taken += step;
+  }
+  close(fd);
+  auto hold = Between(2000, 8000);
+  ctx_->log->Say("nemesis: disk full on cs" + std::to_string(i) + " (" +
+                 std::to_string(taken >> 20) + " MiB of ballast) for " +
+                 std::to_string(hold.count()) + " ms");
+  ctx_->tally->faults++;
+  counts_["disk-full"]++;
+  Wait(hold, nullptr);
+  std::error_code ec;
+  fs::remove(ballast, ec);
+  ctx_->log->Say("nemesis: disk space back on cs" + std::to_string(i));
 }
 
 }  // namespace dfs::chaos

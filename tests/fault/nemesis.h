@@ -16,7 +16,10 @@
 //            rules and moves it back. The heal can come late: while the
 //            cut-off server retries, writes to cgroup.procs and iptables
 //            calls have stalled here for up to two minutes (a longer
-//            partition, still one server).
+//            partition, still one server);
+//   disk-full the data file system of one chunk server (a tmpfs of its own,
+//            ChaosCluster's small_disks) filled to the last byte by a
+//            ballast file for 2-8 s, then the ballast is removed.
 // At most one zone is faulty at a time: each fault is healed before the
 // next starts, and before a fault in another zone the cluster must have
 // recovered (ChaosCluster::Recovered); at the end, `dfsadmin status`
@@ -70,6 +73,7 @@ class Nemesis {
   void Corrupt(const std::atomic<bool>& stop);
   void Zone(const std::atomic<bool>& stop);
   void Partition(const std::atomic<bool>& stop);
+  void DiskFull(const std::atomic<bool>& stop);
   void Restart(const Server& s);
 
   Context* ctx_;

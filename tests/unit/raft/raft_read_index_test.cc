@@ -121,9 +121,8 @@ void ElectWithLeases(RaftTestNetwork& net, size_t n) {
 }
 
 size_t HeartbeatsWith(RaftTestNetwork& net, const std::string& context) {
-  return net.CountSent([&](const Message& m) {
-    return m.type == MessageType::kHeartbeat && m.context == context;
-  });
+  return net.CountSent(
+      [&](const Message& m) { return m.type == MessageType::kHeartbeat && m.context == context; });
 }
 
 TEST_CASE("Lease reads: a leader a quorum heard from recently answers without a heartbeat round",
