@@ -48,9 +48,10 @@ Status ChunkClient::Create(const pb::ChunkLocation& chunk, uint64_t* failed_node
 }
 
 Status ChunkClient::Write(const pb::ChunkLocation& chunk, uint64_t offset, std::string_view data,
-                          uint64_t* failed_node) {
+                          uint64_t* failed_node, bool sync) {
   pb::WriteRequest req;
   req.set_offset(offset);
+  req.set_sync(sync);
   req.set_data(data.data(), data.size());
   std::vector<uint64_t> sums = BlockChecksums(data.data(), data.size());
   req.mutable_checksums()->Assign(sums.begin(), sums.end());

@@ -33,8 +33,9 @@ class ChunkClient {
 
   // REQUIRES for chain operations: chunk.replicas() is not empty.
   Status Create(const pb::ChunkLocation& chunk, uint64_t* failed_node = nullptr);
+  // `sync`: every replica also makes the chunk durable (Sync) before it answers.
   Status Write(const pb::ChunkLocation& chunk, uint64_t offset, std::string_view data,
-               uint64_t* failed_node = nullptr);
+               uint64_t* failed_node = nullptr, bool sync = false);
   Status Sync(const pb::ChunkLocation& chunk, uint64_t* failed_node = nullptr);
   Status Truncate(const pb::ChunkLocation& chunk, uint64_t length, uint64_t* failed_node = nullptr);
 

@@ -245,6 +245,10 @@ class FileSystemImpl final : public FileSystem {
   // Sends one piece down its chunk's chain, replacing failed replicas.
   // Called without f->mu.
   Status SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data);
+  // The same with f->mu held (released during the chain call); `sync`: the
+  // replicas make the chunk durable with the write.
+  Status SendPieceLocked(struct OpenFile* f, uint64_t offset, std::string_view data,
+                         std::unique_lock<std::mutex>& lock, bool sync);
   Status SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
                        std::unique_lock<std::mutex>& lock);
   // The chunk at `index` ready for writing: allocated, created on its chain.
@@ -559,16 +563,22 @@ Result<pb::ChunkLocation> FileSystemImpl::ReplaceChain(struct OpenFile* f,
 }
 
 Status FileSystemImpl::SendPiece(struct OpenFile* f, uint64_t offset, std::string_view data) {
-  const uint64_t index = offset / chunk_size_;
   std::unique_lock lock(f->mu);
+  return SendPieceLocked(f, offset, data, lock, /*sync=*/false);
+}
+
+Status FileSystemImpl::SendPieceLocked(struct OpenFile* f, uint64_t offset, std::string_view data,
+                                       std::unique_lock<std::mutex>& lock, bool sync) {
+  const uint64_t index = offset / chunk_size_;
   ASSIGN_OR_RETURN(pb::ChunkLocation loc, WriteChunk(f, index, lock));
   RETURN_IF_ERROR(OnChain(f, index, &loc, lock, /*unlock_for_op=*/true,
                           [&](const pb::ChunkLocation& at, uint64_t* failed) {
                             chunk_writes_++;
-                            return chunks_->Write(at, offset % chunk_size_, data, failed);
+                            return chunks_->Write(at, offset % chunk_size_, data, failed, sync);
                           }),
                   "writing " << data.size() << " bytes at " << offset << " of inode " << f->inode);
-  f->dirty.insert(index);
+  // Synced with the write: durable on the chain that took it.
+  if (!sync) f->dirty.insert(index);
   return Status::Ok();
 }
 
@@ -601,6 +611,25 @@ Status FileSystemImpl::OnChain(struct OpenFile* f, uint64_t index, pb::ChunkLoca
 
 Status FileSystemImpl::SyncAndCommit(const std::shared_ptr<struct OpenFile>& f,
                                      std::unique_lock<std::mutex>& lock) {
+  // The common small file: everything left is one piece of one chunk, and
+  // nothing else of the file is on its way or unsynced. Its write carries
+  // the sync: one trip down the chain instead of two.
+  const uint64_t index = f->buffer_offset / chunk_size_;
+  if (!f->buffer.empty() && f->in_flight.empty() && f->deferred.ok() &&
+      f->buffer.size() <= options_.write_piece &&
+      (f->buffer_offset + f->buffer.size() - 1) / chunk_size_ == index &&
+      (f->dirty.empty() || (f->dirty.size() == 1 && *f->dirty.begin() == index))) {
+    std::string piece = std::move(f->buffer);
+    f->buffer.clear();
+    const auto range = std::make_pair(f->buffer_offset, f->buffer_offset + piece.size());
+    f->in_flight.push_back(range);  // others wait for it while the lock is released
+    Status s = SendPieceLocked(f.get(), range.first, piece, lock, /*sync=*/true);
+    f->in_flight.erase(std::find(f->in_flight.begin(), f->in_flight.end(), range));
+    buffered_ -= piece.size();
+    f->landed.notify_all();
+    if (!s.ok()) return s;
+    f->dirty.erase(index);
+  }
   SendBuffer(f, lock);
   if (Status s = WaitLanded(f.get(), lock); !s.ok()) {
     f->deferred = Status::Ok();  // reported once, as close(2) does

@@ -170,6 +170,7 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext* ctx, const pb::WriteRe
                                  Sums(req->checksums()));
         (s.ok() ? writes_ : write_errors_)++;
         if (s.ok()) write_bytes_ += req->data().size();
+        if (s.ok() && req->sync()) s = store_->Sync(req->chunk_id(), req->version());
         return s;
       },
       [](pb::ChunkService::Stub* stub, auto* f) {
