@@ -13,7 +13,11 @@
 //            server is moved into a cgroup (v2) of its own, and iptables
 //            drops what that cgroup sends (OUTPUT -m cgroup) and what is
 //            sent to the server's port (INPUT --dport); healing removes both
-//            rules and moves it back. The heal can come late: while the
+//            rules and moves it back. Sockets keep the cgroup they were
+//            made in, so connections the server opened before the cut
+//            still carry what it sends (heartbeats reach the meta leader)
+//            while nothing reaches it: a one-way partition in effect, and
+//            new connections from it fail. The heal can come late: while the
 //            cut-off server retries, writes to cgroup.procs and iptables
 //            calls have stalled here for up to two minutes (a longer
 //            partition, still one server);
