@@ -64,7 +64,8 @@ class Nemesis {
   bool Wait(std::chrono::milliseconds d, const std::atomic<bool>* stop);
   // Until ChaosCluster::Recovered (between faults, under load).
   bool WaitHealthy(std::chrono::seconds timeout);
-  // Until `dfsadmin status` exits 0 (at the end, with no load).
+  // Until `dfsadmin status` exits 0 and not with "healthy so far" (a new
+  // leader that has not judged the chunks yet), at the end, with no load.
   bool WaitHealthyAdmin(std::chrono::seconds timeout);
   // Before a fault in `zone`: if the last fault was in another zone, waits
   // until the cluster is healthy; false (and no more faults) if it is not.
