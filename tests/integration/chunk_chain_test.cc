@@ -298,7 +298,7 @@ TEST_CASE("kill -9 during a stream of writes: every block verifies or is reporte
     return Pattern(kBlockSize, seed * 1000 + block);
   };
   std::map<uint64_t, std::set<uint64_t>> sent;  // block -> seeds sent to it
-  std::set<uint64_t> acked_blocks;                // blocks an acknowledged write covered
+  std::set<uint64_t> acked_blocks;              // blocks an acknowledged write covered
   std::atomic<bool> stop{false};
   std::atomic<int> acked{0};
   std::mutex mu;
