@@ -392,6 +392,7 @@ class BlockCacheImpl final : public BlockCache {
   Status Init();
 
   std::optional<std::string> Get(const BlockKey& key) override;
+  bool Contains(const BlockKey& key) override;
   void Put(const BlockKey& key, std::string data) override;
   void Invalidate(uint64_t inode) override;
   BlockCacheStats stats() const override;
@@ -602,6 +603,11 @@ Status BlockCacheImpl::ScanBlocks() {
   for (const Found& f : found)  // oldest first, so the newest ends most recent
     disk_.Insert(f.key, f.charge, DiskBlock{next_id_++});
   return Status::Ok();
+}
+
+bool BlockCacheImpl::Contains(const BlockKey& key) {
+  std::lock_guard lock(mu_);
+  return ram_.Find(key) != nullptr || (has_disk() && disk_.Find(key) != nullptr);
 }
 
 std::optional<std::string> BlockCacheImpl::Get(const BlockKey& key) {

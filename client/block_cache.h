@@ -56,6 +56,9 @@ class BlockCache {
 
   // The block if cached (RAM first, then disk; a disk hit is promoted to RAM).
   virtual std::optional<std::string> Get(const BlockKey& key) = 0;
+  // Whether the block is cached (RAM, or indexed on disk), without reading
+  // it or changing its place in either LRU.
+  virtual bool Contains(const BlockKey& key) = 0;
   // Caches a verified block (at most kBlockSize bytes) in RAM and on disk.
   // Disk writes may happen in the background; a failure only costs a miss later.
   virtual void Put(const BlockKey& key, std::string data) = 0;

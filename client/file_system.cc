@@ -276,8 +276,10 @@ class FileSystemImpl final : public FileSystem {
                                                      bool refresh);
   Result<std::string> FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
                                         uint64_t length);
-  // Puts the whole blocks of `data` (read at file `offset`) into the cache.
-  void CacheBlocks(const struct OpenFile* f, uint64_t offset, const std::string& data);
+  // Puts the whole blocks of `data`, read at `offset` of `inode` (at
+  // `data_version`, `file_size` bytes long), into the cache.
+  void CacheBlocks(uint64_t inode, uint64_t data_version, uint64_t file_size, uint64_t offset,
+                   const std::string& data);
   // A sequential reader got up to `end`: keeps one readahead window in
   // flight ahead of it, in the background (REQUIRES: f->mu held).
   void ReadAheadFrom(struct OpenFile* f, uint64_t end);
@@ -839,7 +841,7 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
     if (!loc) return std::string(length, '\0');  // a hole
     Result<std::string> got = FetchFromReplicas(*loc, offset % chunk_size_, length);
     if (got.ok()) {
-      if (use_cache) CacheBlocks(f, offset, *got);
+      if (use_cache) CacheBlocks(f->inode, f->data_version, f->size, offset, *got);
       return got;
     }
     // A chain changed under us (version, replicas): refresh once. While
@@ -856,14 +858,14 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
   }
 }
 
-void FileSystemImpl::CacheBlocks(const struct OpenFile* f, uint64_t offset,
-                                 const std::string& data) {
+void FileSystemImpl::CacheBlocks(uint64_t inode, uint64_t data_version, uint64_t file_size,
+                                 uint64_t offset, const std::string& data) {
   // Whole blocks only: a partial one would be taken for the block later.
   const uint64_t first = offset / kBlockSize;
   for (uint64_t b = 0; b * kBlockSize < data.size(); b++) {
     uint64_t n = std::min<uint64_t>(kBlockSize, data.size() - b * kBlockSize);
-    if (n == kBlockSize || offset + b * kBlockSize + n == f->size) {
-      cache_->Put(BlockKey{f->inode, f->data_version, first + b}, data.substr(b * kBlockSize, n));
+    if (n == kBlockSize || offset + b * kBlockSize + n == file_size) {
+      cache_->Put(BlockKey{inode, data_version, first + b}, data.substr(b * kBlockSize, n));
     }
   }
 }
@@ -877,7 +879,7 @@ void FileSystemImpl::ReadAheadFrom(struct OpenFile* f, uint64_t end) {
   const uint64_t chunk_end = (start / chunk_size_ + 1) * chunk_size_;
   const uint64_t stop = std::min({start + options_.readahead, chunk_end, f->size});
   // Blocks the cache holds already (a second reader of the file) need no fetch.
-  while (start < stop && cache_->Get({f->inode, f->data_version, start / kBlockSize}))
+  while (start < stop && cache_->Contains({f->inode, f->data_version, start / kBlockSize}))
     start += kBlockSize;
   f->read_ahead_to = stop;
   if (start >= stop) return;
@@ -887,16 +889,13 @@ void FileSystemImpl::ReadAheadFrom(struct OpenFile* f, uint64_t end) {
   p->start = start;
   p->end = stop;
   f->prefetch = p;
-  // What the task needs of the handle, copied: it runs without f->mu.
-  auto key = std::make_shared<struct OpenFile>();
-  key->inode = f->inode;
-  key->data_version = f->data_version;
-  key->size = f->size;
-  readers_.Submit([this, p, key, loc = **loc] {
-    Result<std::string> got = FetchFromReplicas(loc, p->start % chunk_size_, p->end - p->start);
-    if (got.ok()) CacheBlocks(key.get(), p->start, *got);
-    p->Finish();
-  });
+  // The task runs without f->mu: it takes copies of what it needs.
+  readers_.Submit(
+      [this, p, inode = f->inode, version = f->data_version, size = f->size, loc = **loc] {
+        Result<std::string> got = FetchFromReplicas(loc, p->start % chunk_size_, p->end - p->start);
+        if (got.ok()) CacheBlocks(inode, version, size, p->start, *got);
+        p->Finish();
+      });
 }
 
 Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {

@@ -366,6 +366,11 @@ Status MetaStore::Access(const Credentials& caller, uint64_t inode, uint32_t mas
   return ReadState([&](const MetaTxn& txn) { return ops::Access(txn, caller, inode, mask); });
 }
 
+Result<pb::InodeAttr> MetaStore::CheckedAttr(const Credentials& caller, uint64_t inode,
+                                             uint32_t mask) const {
+  return ReadState([&](const MetaTxn& txn) { return ops::CheckedAttr(txn, caller, inode, mask); });
+}
+
 Result<pb::GetChunksReply> MetaStore::GetChunks(uint64_t inode, uint64_t first_index,
                                                 uint64_t count) const {
   uint64_t size = chunk_size();

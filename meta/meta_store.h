@@ -98,6 +98,8 @@ class MetaStore : public raft::StateMachine {
   Result<std::vector<std::string>> ListXattr(const Credentials& caller, uint64_t inode) const;
   // access(2): mask R_OK 4 | W_OK 2 | X_OK 1, or 0 for existence only.
   Status Access(const Credentials& caller, uint64_t inode, uint32_t mask) const;
+  // ops::CheckedAttr: access checked and attributes read in one snapshot.
+  Result<pb::InodeAttr> CheckedAttr(const Credentials& caller, uint64_t inode, uint32_t mask) const;
   // Chunks of a regular file with first_index <= index < first_index +
   // count (count 0: all from first_index); holes are absent. Replicas carry
   // address and zone; length is clipped to the file size.

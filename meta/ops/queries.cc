@@ -77,13 +77,18 @@ Result<std::vector<std::string>> ListXattr(const MetaTxn& txn, const Credentials
   return names;
 }
 
-Status Access(const MetaTxn& txn, const Credentials& caller, uint64_t inode, uint32_t mask) {
+Result<pb::InodeAttr> CheckedAttr(const MetaTxn& txn, const Credentials& caller, uint64_t inode,
+                                  uint32_t mask) {
   if ((mask & ~(kMayRead | kMayWrite | kMayExec)) != 0) {
     return Status::InvalidArgument("unknown access mask " + std::to_string(mask));
   }
   ASSIGN_OR_RETURN(pb::InodeRecord record, RequireInode(txn, inode));
-  if (mask == 0) return Status::Ok();
-  return CheckPermission(caller, record.attr(), mask, "access");
+  if (mask != 0) RETURN_IF_ERROR(CheckPermission(caller, record.attr(), mask, "access"));
+  return record.attr();
+}
+
+Status Access(const MetaTxn& txn, const Credentials& caller, uint64_t inode, uint32_t mask) {
+  return CheckedAttr(txn, caller, inode, mask).status();
 }
 
 Result<pb::GetChunksReply> GetChunks(const MetaTxn& txn, uint64_t chunk_size, uint64_t inode,

@@ -45,6 +45,10 @@ Result<std::vector<std::string>> ListXattr(const MetaTxn& txn, const Credentials
 
 // access(2): mask is R_OK 4 | W_OK 2 | X_OK 1, or 0 (F_OK) for existence.
 Status Access(const MetaTxn& txn, const Credentials& caller, uint64_t inode, uint32_t mask);
+// Access, then the inode's attributes, from one read: an open's
+// revalidation and access check in one call.
+Result<pb::InodeAttr> CheckedAttr(const MetaTxn& txn, const Credentials& caller, uint64_t inode,
+                                  uint32_t mask);
 
 // The chunks of a regular file with first_index <= index < first_index +
 // count (count 0: to the end); holes are simply absent.

@@ -187,9 +187,10 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* 
                                                    const pb::GetAttrRequest* req,
                                                    pb::AttrReply* reply) {
   return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::AttrReply* r) -> Status {
-    if (req->access_mask() != 0)
-      RETURN_IF_ERROR(store_->Access(Creds(req->header()), req->inode(), req->access_mask()));
-    ASSIGN_OR_RETURN(*r->mutable_attr(), store_->GetAttr(req->inode()));
+    ASSIGN_OR_RETURN(*r->mutable_attr(), req->access_mask() != 0
+                                             ? store_->CheckedAttr(Creds(req->header()),
+                                                                   req->inode(), req->access_mask())
+                                             : store_->GetAttr(req->inode()));
     return Status::Ok();
   });
 }

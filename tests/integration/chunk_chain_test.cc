@@ -6,6 +6,8 @@
 // wrong byte; Rechain brings a new chain (joiners copied from the head,
 // members raised) to a new version, atomically with respect to writes.
 #define CATCH_CONFIG_MAIN
+#include <signal.h>
+
 #include <grpcpp/grpcpp.h>
 #include <catch2/catch.hpp>
 
@@ -283,6 +285,28 @@ TEST_CASE("a killed replica makes the write fail naming it") {
   s = cc.Write(chunk, 65536, Pattern(65536, 3), &failed);
   CHECK(s.code() == ErrorCode::UNAVAILABLE);
   CHECK(failed == head);
+}
+
+TEST_CASE("a silent replica at the end of the chain is named before the caller gives up") {
+  Cluster c;
+  pb::ChunkLocation chunk = c.NewChunk("silent.bin");
+  // A caller with a short deadline: each hop forwards with less time than
+  // its own caller has, so the replica before the silent one names it.
+  client::ChunkClient quick(client::ChunkClientOptions{c.chunks().cluster_id(), 2000ms});
+  REQUIRE(quick.Write(chunk, 0, Pattern(65536, 1)).ok());
+
+  const uint64_t tail = chunk.replicas(2).node_id();
+  const pid_t pid = c.chunks().pid(c.Index(tail));
+  REQUIRE(::kill(pid, SIGSTOP) == 0);
+  uint64_t failed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  Status s = quick.Write(chunk, 65536, Pattern(65536, 2), &failed);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::kill(pid, SIGCONT);
+  INFO(s);
+  CHECK(!s.ok());
+  CHECK(failed == tail);
+  CHECK(took < 2000ms);
 }
 
 TEST_CASE("kill -9 during a stream of writes: every block verifies or is reported") {

@@ -108,6 +108,32 @@ TEST_CASE("BlockCache: Get returns what Put stored", "[client][block_cache]") {
   CHECK(stats.ram_bytes == kBs + 100);
 }
 
+TEST_CASE("BlockCache: Contains tells what is cached without reading or counting it",
+          "[client][block_cache]") {
+  testing::TempDir tmp;
+  const std::string dir = tmp.path() + "/cache";
+  const BlockKey in_ram{9, 1, 0}, on_disk{9, 1, 1}, absent{9, 2, 0};
+  {
+    BlockCacheOptions options = DiskOnly(dir);
+    options.ram_bytes = 1 << 20;
+    auto cache = OpenCache(options);
+    cache->Put(on_disk, DataOf(on_disk));
+  }  // written to disk; the reopened cache has it on disk only
+  BlockCacheOptions options = DiskOnly(dir);
+  options.ram_bytes = 1 << 20;
+  auto cache = OpenCache(options);
+  cache->Put(in_ram, DataOf(in_ram));
+  CHECK(cache->Contains(in_ram));
+  CHECK(cache->Contains(on_disk));
+  CHECK_FALSE(cache->Contains(absent));
+  BlockCacheStats stats = cache->stats();
+  CHECK(stats.ram_hits + stats.disk_hits + stats.misses == 0);
+  CHECK(stats.ram_bytes == kBs);  // the disk block was not promoted
+  cache->Invalidate(9);
+  CHECK_FALSE(cache->Contains(in_ram));
+  CHECK_FALSE(cache->Contains(on_disk));
+}
+
 TEST_CASE("BlockCache: data_version and block are part of the key", "[client][block_cache]") {
   auto cache = OpenCache(RamOnly(1 << 20));
   const BlockKey v1{7, 1, 0}, v2{7, 2, 0}, other_block{7, 1, 1}, other_inode{8, 1, 0};

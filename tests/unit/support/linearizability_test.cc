@@ -9,9 +9,9 @@
 namespace dfs::testing {
 namespace {
 
-NsOp Create(int name, uint64_t id, bool ok, int64_t call, int64_t ret, int client = 0) {
+NsOp Op(NsOp::Kind kind, int name, uint64_t id, bool ok, int64_t call, int64_t ret, int client) {
   NsOp op;
-  op.kind = NsOp::Kind::kCreate;
+  op.kind = kind;
   op.name = name;
   op.id = id;
   op.ok = ok;
@@ -21,38 +21,21 @@ NsOp Create(int name, uint64_t id, bool ok, int64_t call, int64_t ret, int clien
   return op;
 }
 
+NsOp Create(int name, uint64_t id, bool ok, int64_t call, int64_t ret, int client = 0) {
+  return Op(NsOp::Kind::kCreate, name, id, ok, call, ret, client);
+}
+
 NsOp Lookup(int name, uint64_t seen, int64_t call, int64_t ret, int client = 1) {
-  NsOp op;
-  op.kind = NsOp::Kind::kLookup;
-  op.name = name;
-  op.id = seen;
-  op.ok = seen != 0;
-  op.call = call;
-  op.ret = ret;
-  op.client = client;
-  return op;
+  return Op(NsOp::Kind::kLookup, name, seen, seen != 0, call, ret, client);
 }
 
 NsOp Unlink(int name, bool ok, int64_t call, int64_t ret, int client = 0) {
-  NsOp op;
-  op.kind = NsOp::Kind::kUnlink;
-  op.name = name;
-  op.ok = ok;
-  op.call = call;
-  op.ret = ret;
-  op.client = client;
-  return op;
+  return Op(NsOp::Kind::kUnlink, name, 0, ok, call, ret, client);
 }
 
 NsOp Rename(int from, int to, bool ok, int64_t call, int64_t ret, int client = 0) {
-  NsOp op;
-  op.kind = NsOp::Kind::kRename;
-  op.name = from;
+  NsOp op = Op(NsOp::Kind::kRename, from, 0, ok, call, ret, client);
   op.to = to;
-  op.ok = ok;
-  op.call = call;
-  op.ret = ret;
-  op.client = client;
   return op;
 }
 
