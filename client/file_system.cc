@@ -13,6 +13,7 @@
 
 #include "client/block_cache.h"
 #include "client/chunk_client.h"
+#include "client/lock_client.h"
 #include "client/meta_pool.h"
 #include "client/watch_client.h"
 #include "common/checksum.h"
@@ -106,12 +107,15 @@ struct OpenFile {
   // overlapping one in flight waits for it, so later bytes win.
   std::vector<std::pair<uint64_t, uint64_t>> in_flight;
   std::condition_variable landed;  // an in-flight piece finished
+  uint64_t lock_session = 0;       // the lock session this handle took locks in
 };
 
 class FileSystemImpl final : public FileSystem {
  public:
   FileSystemImpl(FileSystemOptions options, MetaClientOptions meta_options)
-      : options_(std::move(options)), meta_(meta_options, options_.meta_sessions) {}
+      : options_(std::move(options)),
+        meta_(meta_options, options_.meta_sessions),
+        locks_(meta_options) {}
 
   Status Init();
 
@@ -188,6 +192,10 @@ class FileSystemImpl final : public FileSystem {
   Status Flush(uint64_t handle) override;
   Status Release(uint64_t handle) override;
   Status Allocate(uint64_t handle, uint64_t offset, uint64_t length) override;
+  Status SetLock(uint64_t handle, pb::LockRange lock, bool wait, CallCanceller* cancel) override;
+  Result<std::optional<pb::LockRange>> GetLock(uint64_t handle, pb::LockRange lock) override;
+  Status ReleaseLocks(uint64_t handle, pb::LockKind kind, uint64_t owner) override;
+  uint64_t lock_session() const override { return locks_.current(); }
 
   void SetInvalidationHandler(InvalidationHandler handler) override {
     std::lock_guard lock(watch_mu_);
@@ -213,6 +221,9 @@ class FileSystemImpl final : public FileSystem {
  private:
   MetaPool::Lease Meta(const Caller& c) { return meta_.Acquire(c.uid, c.gid, c.groups); }
   std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
+  // SESSION_EXPIRED if `f` took locks in a lock session that lapsed.
+  // REQUIRES: f.mu held.
+  Status CheckLocksHeld(const struct OpenFile& f) const;
   uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
                      bool* keep_cache);
   // A handle on the file `attr` describes, opened with `flags` by `c`.
@@ -286,6 +297,7 @@ class FileSystemImpl final : public FileSystem {
 
   const FileSystemOptions options_;
   MetaPool meta_;
+  LockClient locks_;
   std::unique_ptr<ChunkClient> chunks_;  // made once the cluster id is known
   ThreadPool senders_{16};               // write-behind: pieces on their way
   std::unique_ptr<BlockCache> cache_;
@@ -322,6 +334,7 @@ Status FileSystemImpl::Init() {
   cluster_id_ = fs.cluster_id();
   chunk_size_ = fs.chunk_size();
   meta_.SetClusterId(cluster_id_);
+  locks_.SetClusterId(cluster_id_);
   chunks_ = std::make_unique<ChunkClient>(ChunkClientOptions{cluster_id_, options_.chunk_timeout});
   BlockCacheOptions co;
   co.ram_bytes = options_.ram_cache;
@@ -459,6 +472,7 @@ Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::st
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
   std::unique_lock lock(f->mu);
   if (!f->deferred.ok()) return f->deferred;
+  RETURN_IF_ERROR(CheckLocksHeld(*f));
   if (f->flags & O_APPEND) {
     // At the end of the file as every handle of this mount made it.
     std::lock_guard append(f->shared->append_mu);
@@ -973,6 +987,54 @@ Result<std::unique_ptr<FileSystem>> FileSystem::Open(FileSystemOptions options) 
   auto fs = std::make_unique<FileSystemImpl>(std::move(options), mo);
   RETURN_IF_ERROR(fs->Init());
   return std::unique_ptr<FileSystem>(std::move(fs));
+}
+
+// ------------------------------------------------------------------- locks
+
+Status FileSystemImpl::CheckLocksHeld(const struct OpenFile& f) const {
+  if (f.lock_session != 0 && locks_.Lapsed(f.lock_session)) {
+    return Status::SessionExpired(
+        "the locks taken through this open file were lost: the mount's lock lease lapsed");
+  }
+  return Status::Ok();
+}
+
+Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
+                               CallCanceller* cancel) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  {
+    std::lock_guard guard(f->mu);
+    RETURN_IF_ERROR(CheckLocksHeld(*f));
+  }
+  ASSIGN_OR_RETURN(uint64_t session, locks_.Session(), "opening a lock session");
+  lock.set_lock_session(session);
+  pb::LockRange conflict;
+  RETURN_IF_ERROR(locks_.Lock(f->inode, lock, wait, cancel, &conflict));
+  if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
+    std::lock_guard guard(f->mu);
+    f->lock_session = session;
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<pb::LockRange>> FileSystemImpl::GetLock(uint64_t handle, pb::LockRange lock) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  {
+    std::lock_guard guard(f->mu);
+    RETURN_IF_ERROR(CheckLocksHeld(*f));
+  }
+  // The caller's own locks never conflict: test as this mount's session.
+  ASSIGN_OR_RETURN(uint64_t session, locks_.Session(), "opening a lock session");
+  lock.set_lock_session(session);
+  return locks_.Test(f->inode, lock);
+}
+
+Status FileSystemImpl::ReleaseLocks(uint64_t handle, pb::LockKind kind, uint64_t owner) {
+  std::shared_ptr<struct OpenFile> f = Handle(handle);
+  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  return locks_.Release(f->inode, kind, owner);
 }
 
 }  // namespace dfs::client

@@ -27,10 +27,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client/meta_client.h"
 #include "common/result.h"
 #include "proto/meta.pb.h"
 
@@ -134,6 +136,21 @@ class FileSystem {
   virtual Status Release(uint64_t handle) = 0;
   // fallocate(2) mode 0: makes the file at least offset + length bytes.
   virtual Status Allocate(uint64_t handle, uint64_t offset, uint64_t length) = 0;
+
+  // --- Advisory locks, enforced across every mount (docs/locks.md). `lock`
+  // is taken for the open file `handle` (its inode); its lock_session is
+  // filled in here. LOCK_CONFLICT (EAGAIN) when another holder has it and
+  // `wait` is false; with `wait`, blocks until granted or INTERRUPTED
+  // (EINTR) once `cancel` is cancelled. SESSION_EXPIRED (EIO) on a handle
+  // whose locks the cluster released because this mount's lock lease
+  // lapsed; writes on it fail the same way.
+  virtual Status SetLock(uint64_t handle, pb::LockRange lock, bool wait, CallCanceller* cancel) = 0;
+  // The lock of another holder that would block `lock`, if any.
+  virtual Result<std::optional<pb::LockRange>> GetLock(uint64_t handle, pb::LockRange lock) = 0;
+  // At close: drops every lock of (kind, owner) on the handle's file.
+  virtual Status ReleaseLocks(uint64_t handle, pb::LockKind kind, uint64_t owner) = 0;
+  // This mount's current lock session (0 before its first lock).
+  virtual uint64_t lock_session() const = 0;
 
   // What another mount changed, as the meta leader pushes it over the
   // watch stream (proto/meta.proto WatchEvent; resync = revalidate

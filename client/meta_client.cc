@@ -62,8 +62,31 @@ void MetaClient::RenewSession() {
   sequence_ = 0;
 }
 
+void CallCanceller::Cancel() {
+  std::lock_guard lock(mu_);
+  cancelled_ = true;
+  if (ctx_ != nullptr) ctx_->TryCancel();
+}
+
+bool CallCanceller::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+bool CallCanceller::Attach(grpc::ClientContext* ctx) {
+  std::lock_guard lock(mu_);
+  if (cancelled_) return false;
+  ctx_ = ctx;
+  return true;
+}
+
+void CallCanceller::Detach() {
+  std::lock_guard lock(mu_);
+  ctx_ = nullptr;
+}
+
 template <class Reply, class Call>
-Status MetaClient::Invoke(Reply* reply, Call call, pb::RpcHeader* mutation) {
+Status MetaClient::Invoke(Reply* reply, Call call, pb::RpcHeader* mutation, CallCanceller* cancel) {
   if (stubs_.empty()) return Status::InvalidArgument("no metadata servers given");
   auto end = std::chrono::steady_clock::now() + options_.timeout;
   Status last = Status::Unavailable("no metadata server answered");
@@ -80,7 +103,13 @@ Status MetaClient::Invoke(Reply* reply, Call call, pb::RpcHeader* mutation) {
       grpc::ClientContext ctx;
       ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_timeout);
       reply->Clear();
+      if (cancel != nullptr && !cancel->Attach(&ctx))
+        return Status::Interrupted("call interrupted");
       rpc = call(stubs_[leader_].get(), &ctx, reply);
+      if (cancel != nullptr) {
+        cancel->Detach();
+        if (cancel->cancelled()) return Status::Interrupted("call interrupted");
+      }
     }
     if (rpc.ok() && reply->error().code() == 0) return Status::Ok();
     if (!rpc.ok()) {
@@ -384,6 +413,47 @@ Result<pb::HeartbeatReply> MetaClient::Heartbeat(pb::HeartbeatRequest request) {
 void MetaClient::SetClusterId(std::string cluster_id) {
   std::lock_guard lock(mu_);
   options_.cluster_id = std::move(cluster_id);
+}
+
+Result<pb::LockReply> MetaClient::Lock(pb::LockRequest req, CallCanceller* cancel) {
+  std::lock_guard lock(mu_);
+  *req.mutable_header() = Header(false);
+  pb::LockReply reply;
+  Status s = Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->Lock(ctx, req, r); }, nullptr,
+      cancel);
+  // A conflict comes with its holder: the reply is the answer.
+  if (s.code() == ErrorCode::LOCK_CONFLICT) return reply;
+  RETURN_IF_ERROR(s);
+  return reply;
+}
+
+Result<pb::LockReply> MetaClient::GetLock(pb::LockRequest req) {
+  std::lock_guard lock(mu_);
+  *req.mutable_header() = Header(false);
+  pb::LockReply reply;
+  RETURN_IF_ERROR(
+      Invoke(&reply, [&](auto* stub, auto* ctx, auto* r) { return stub->GetLock(ctx, req, r); }));
+  return reply;
+}
+
+Status MetaClient::ReleaseLocks(pb::ReleaseLocksRequest req) {
+  std::lock_guard lock(mu_);
+  *req.mutable_header() = Header(false);
+  pb::EmptyReply reply;
+  return Invoke(&reply,
+                [&](auto* stub, auto* ctx, auto* r) { return stub->ReleaseLocks(ctx, req, r); });
+}
+
+Result<pb::LockSessionReply> MetaClient::LockSession(uint64_t lock_session) {
+  std::lock_guard lock(mu_);
+  pb::LockSessionRequest req;
+  *req.mutable_header() = Header(false);
+  req.set_lock_session(lock_session);
+  pb::LockSessionReply reply;
+  RETURN_IF_ERROR(Invoke(
+      &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->LockSession(ctx, req, r); }));
+  return reply;
 }
 
 }  // namespace dfs::client

@@ -24,6 +24,26 @@
 
 namespace dfs::client {
 
+// Ends a call in flight from another thread (a signal interrupting a lock
+// wait): the call returns INTERRUPTED, and later calls given the same
+// canceller do not start.
+class CallCanceller {
+ public:
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class MetaClient;
+  // False if already cancelled; otherwise Cancel also cancels `ctx` until
+  // Detach.
+  bool Attach(grpc::ClientContext* ctx);
+  void Detach();
+
+  mutable std::mutex mu_;
+  grpc::ClientContext* ctx_ = nullptr;
+  bool cancelled_ = false;
+};
+
 struct MetaClientOptions {
   std::vector<std::string> servers;  // host:port of every dfs-meta
   std::chrono::milliseconds timeout{60000};
@@ -71,6 +91,13 @@ class MetaClient {
                                           const std::vector<uint64_t>& failed_nodes = {});
   Result<pb::InodeAttr> CommitWrite(uint64_t inode, uint64_t size, const pb::Timespec& mtime);
 
+  // Advisory locks (docs/locks.md). The header is filled in here. Lock
+  // with req.wait is held by the leader for up to about rpc_timeout (then
+  // LOCK_CONFLICT: call again); `cancel` ends it early (INTERRUPTED).
+  Result<pb::LockReply> Lock(pb::LockRequest req, CallCanceller* cancel = nullptr);
+  Result<pb::LockReply> GetLock(pb::LockRequest req);
+  Status ReleaseLocks(pb::ReleaseLocksRequest req);
+  Result<pb::LockSessionReply> LockSession(uint64_t lock_session);
   // Chunk servers (server/meta_link.h). The header is filled in here.
   Result<pb::RegisterNodeReply> RegisterNode(pb::RegisterNodeRequest request);
   Result<pb::HeartbeatReply> Heartbeat(pb::HeartbeatRequest request);
@@ -86,8 +113,10 @@ class MetaClient {
   // a final answer or the timeout passes.
   // `mutation`: the header of a mutation's request, renewed here when the
   // servers answer SESSION_EXPIRED.
+  // `cancel`: see CallCanceller.
   template <class Reply, class Call>
-  Status Invoke(Reply* reply, Call call, pb::RpcHeader* mutation = nullptr);
+  Status Invoke(Reply* reply, Call call, pb::RpcHeader* mutation = nullptr,
+                CallCanceller* cancel = nullptr);
   // A fresh session id, sequence numbers from 1 again.
   void RenewSession();
   pb::RpcHeader Header(bool mutation);

@@ -56,6 +56,7 @@ namespace dfs {
   X(CANCELLED,           Cancelled,           10,  ECANCELED,    false, 1,   true)              \
   X(RESOURCE_EXHAUSTED,  ResourceExhausted,   11,  EAGAIN,       true,  8,   true)              \
   X(UNAUTHENTICATED,     Unauthenticated,     12,  EACCES,       false, 16,  false)             \
+  X(INTERRUPTED,         Interrupted,         13,  EINTR,        false, 1,   true)              \
   /* 100-199: namespace (POSIX semantics of files and directories) */                          \
   X(NOT_A_DIRECTORY,     NotADirectory,      100,  ENOTDIR,      false, 9,   true)              \
   X(IS_A_DIRECTORY,      IsADirectory,       101,  EISDIR,       false, 9,   true)              \
@@ -70,6 +71,7 @@ namespace dfs {
   X(SYMLINK_LOOP,        SymlinkLoop,        110,  ELOOP,        false, 9,   true)              \
   X(STALE_HANDLE,        StaleHandle,        111,  ESTALE,       false, 5,   true)              \
   X(LOCK_CONFLICT,       LockConflict,       112,  EAGAIN,       false, 10,  false)             \
+  X(READ_ONLY,           ReadOnly,           113,  EROFS,        false, 9,   true)              \
   /* 200-299: cluster and Raft */                                                              \
   X(UNAVAILABLE,         Unavailable,        200,  EIO,          true,  14,  false)             \
   X(NOT_LEADER,          NotLeader,          201,  EIO,          true,  14,  false)             \
@@ -95,6 +97,8 @@ namespace dfs {
 //                      replica's: refresh the chunk's replica chain from the
 //                      meta leader, then retry with the new version
 //   SESSION_EXPIRED    the client's session lease ran out: open a new session
+//   INTERRUPTED        a blocking wait (a lock) ended by a signal: EINTR
+//   READ_ONLY          a read-only place (the trash directory, a ro mount)
 //   CORRUPT            stored data or metadata failed validation; never retry
 //                      the same source
 //   CHECKSUM_MISMATCH  a block failed its checksum; read another replica

@@ -13,9 +13,11 @@
 #include "meta/meta_store_keys.h"
 #include "meta/meta_store_txn.h"
 #include "meta/ops/fsck.h"
+#include "meta/ops/locks.h"
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
 #include "meta/ops/queries.h"
+#include "meta/ops/trash.h"
 #include "meta/raft/checkpoint.h"
 
 namespace dfs::meta {
@@ -97,6 +99,18 @@ Result<pb::MetaReply> Dispatch(MetaTxn& txn, const ops::OpContext& ctx,
       return ops::SetNodeState(txn, ctx, cmd.set_node_state());
     case pb::MetaCommand::kFsckFix:
       return ops::FsckFix(txn, ctx, cmd.fsck_fix());
+    case pb::MetaCommand::kTrashRestore:
+      return ops::TrashRestore(txn, ctx, cmd.trash_restore());
+    case pb::MetaCommand::kTrashPurge:
+      return ops::TrashPurge(txn, ctx, cmd.trash_purge());
+    case pb::MetaCommand::kLock:
+      return ops::Lock(txn, ctx, cmd.lock());
+    case pb::MetaCommand::kReleaseLocks:
+      return ops::ReleaseLocks(txn, ctx, cmd.release_locks());
+    case pb::MetaCommand::kOpenLockSession:
+      return ops::OpenLockSession(txn, ctx, cmd.open_lock_session());
+    case pb::MetaCommand::kExpireLockSessions:
+      return ops::ExpireLockSessions(txn, ctx, cmd.expire_lock_sessions());
     case pb::MetaCommand::OP_NOT_SET:
       break;
   }
@@ -284,6 +298,7 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
   ctx.now_ns = cmd.now_ns();
   ctx.now = ops::TimespecFromNs(cmd.now_ns());
   ctx.chunk_size = format->has_value() ? (*format)->chunk_size() : 0;
+  ctx.trash = cmd.trash();
 
   // Operations check before they write; the save point guarantees that a
   // refused command leaves nothing behind even if one did not.
@@ -445,6 +460,39 @@ Result<pb::ChunkRecord> MetaStore::FindGarbage(uint64_t chunk_id) const {
 Result<std::vector<uint64_t>> MetaStore::GarbageOn(uint64_t node_id, uint64_t after,
                                                    size_t max) const {
   return ReadState([&](const MetaTxn& txn) { return txn.ListGarbageOn(node_id, after, max); });
+}
+
+Result<ops::TrashTotals> MetaStore::TrashUsage() const {
+  return ReadState([](const MetaTxn& txn) { return ops::GetTrashTotals(txn); });
+}
+
+Result<std::vector<pb::TrashRecord>> MetaStore::ListTrash(uint64_t after, size_t max) const {
+  return ReadState([&](const MetaTxn& txn) { return txn.ListTrash(after, max); });
+}
+
+Result<std::string> MetaStore::EntryPath(uint64_t dir, const std::string& name) const {
+  return ReadState([&](const MetaTxn& txn) { return ops::EntryPath(txn, dir, name); });
+}
+
+Result<std::optional<pb::LockRange>> MetaStore::TestLock(uint64_t inode,
+                                                       const pb::LockRange& want) const {
+  return ReadState([&](const MetaTxn& txn) { return ops::TestLock(txn, inode, want); });
+}
+
+Result<std::vector<uint64_t>> MetaStore::LiveLockSessions() const {
+  return ReadState([&](const MetaTxn& txn) { return ops::LiveLockSessions(txn); });
+}
+
+Result<bool> MetaStore::LockSessionLive(uint64_t lock_session) const {
+  return ReadState([&](const MetaTxn& txn) -> Result<bool> {
+    ASSIGN_OR_RETURN(std::optional<pb::LockSessionRecord> record,
+                     txn.GetLockSession(lock_session));
+    return record.has_value() && record->expired_ns() == 0;
+  });
+}
+
+Result<ops::LockCounts> MetaStore::CountLocks() const {
+  return ReadState([&](const MetaTxn& txn) { return ops::CountLocks(txn); });
 }
 
 }  // namespace dfs::meta

@@ -25,7 +25,9 @@
 #include "common/result.h"
 #include "meta/meta_store_txn.h"
 #include "meta/ops/fsck.h"
+#include "meta/ops/locks.h"
 #include "meta/ops/permissions.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 #include "meta/raft/state_machine.h"
 #include "proto/meta.pb.h"
@@ -128,6 +130,19 @@ class MetaStore : public raft::StateMachine {
   // Up to `max` ids, ascending and above `after`, of the garbage chunks
   // whose record lists `node_id`: the replicas that node has to delete.
   Result<std::vector<uint64_t>> GarbageOn(uint64_t node_id, uint64_t after, size_t max) const;
+  // The trash (meta/ops/trash.h): its totals (no scan); up to `max` records
+  // with ids above `after`, oldest first; the best-effort path of `name` in
+  // directory `dir` ("" for the directory itself; "" when unknown).
+  Result<ops::TrashTotals> TrashUsage() const;
+  Result<std::vector<pb::TrashRecord>> ListTrash(uint64_t after, size_t max) const;
+  Result<std::string> EntryPath(uint64_t dir, const std::string& name) const;
+  // Locks (meta/ops/locks.h): the lock of another holder blocking `want`
+  // on `inode`, if any; the lock sessions not expired; whether one is;
+  // how many locks are held.
+  Result<std::optional<pb::LockRange>> TestLock(uint64_t inode, const pb::LockRange& want) const;
+  Result<std::vector<uint64_t>> LiveLockSessions() const;
+  Result<bool> LockSessionLive(uint64_t lock_session) const;
+  Result<ops::LockCounts> CountLocks() const;
 
  private:
   explicit MetaStore(std::string dir);

@@ -12,7 +12,8 @@ namespace dfs::meta::keys {
 // Column families, in the order MetaStore opens them (default first).
 inline constexpr const char* kFamilies[] = {"default",   "inodes",         "dentries", "chunks",
                                             "xattrs",    "nodes",          "sessions", "garbage",
-                                            "chunk_ids", "garbage_by_node"};
+                                            "chunk_ids", "garbage_by_node", "locks",
+                                            "trash"};
 inline constexpr size_t kFamilyCount = sizeof(kFamilies) / sizeof(kFamilies[0]);
 
 // Keys of the default column family.
@@ -23,6 +24,11 @@ inline constexpr char kNextChunkId[] = "next_chunk_id";
 inline constexpr char kNextNodeId[] = "next_node_id";
 inline constexpr char kInodeCount[] = "inode_count";
 inline constexpr char kLayoutVersion[] = "layout_version";
+// The trash (docs/meta.md, "Trash"): the next trash id, and the entries
+// and bytes it holds, so that status and metrics need no scan.
+inline constexpr char kNextTrashId[] = "next_trash_id";
+inline constexpr char kTrashEntries[] = "trash_entries";
+inline constexpr char kTrashBytes[] = "trash_bytes";
 
 // The layout a formatted state has (kLayoutVersion, 8 bytes LE; absent is
 // 0). 1: the chunk_ids and garbage_by_node indexes exist. Opening an older
@@ -40,7 +46,7 @@ std::string LittleEndian(uint64_t v);
 uint64_t DecodeLittleEndian(std::string_view in);
 
 // inodes: inode. nodes: node id. sessions: session id. garbage and
-// chunk_ids: chunk id.
+// chunk_ids: chunk id. trash: trash id.
 inline std::string Id(uint64_t id) {
   return BigEndian(id);
 }

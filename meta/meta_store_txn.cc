@@ -23,6 +23,12 @@ const char* CounterKey(Counter counter) {
       return keys::kNextNodeId;
     case Counter::kInodeCount:
       return keys::kInodeCount;
+    case Counter::kNextTrashId:
+      return keys::kNextTrashId;
+    case Counter::kTrashEntries:
+      return keys::kTrashEntries;
+    case Counter::kTrashBytes:
+      return keys::kTrashBytes;
   }
   DFS_CHECK(false) << "unknown counter";
   return "";
@@ -123,6 +129,10 @@ Result<std::optional<pb::NodeRecord>> MetaTxn::GetNode(uint64_t node_id) const {
 
 Result<std::optional<pb::SessionRecord>> MetaTxn::GetSession(uint64_t session_id) const {
   return GetMessage<pb::SessionRecord>(Family::kSessions, keys::Id(session_id));
+}
+
+Result<std::optional<pb::TrashRecord>> MetaTxn::GetTrash(uint64_t trash_id) const {
+  return GetMessage<pb::TrashRecord>(Family::kTrash, keys::Id(trash_id));
 }
 
 Result<std::optional<pb::FormatCommand>> MetaTxn::GetFormat() const {
@@ -317,6 +327,22 @@ Result<std::vector<uint64_t>> MetaTxn::ListGarbageOn(uint64_t node_id, uint64_t 
   return out;
 }
 
+Result<std::vector<pb::TrashRecord>> MetaTxn::ListTrash(uint64_t after, size_t max) const {
+  std::vector<pb::TrashRecord> out;
+  if (max == 0 || after == std::numeric_limits<uint64_t>::max()) return out;
+  RETURN_IF_ERROR(Scan(Family::kTrash, "", keys::Id(after + 1),
+                       [&](std::string_view key, std::string_view value) -> Result<bool> {
+                         pb::TrashRecord record;
+                         if (key.size() != 8 ||
+                             !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                           return Status::Corrupt("unparsable trash record");
+                         }
+                         out.push_back(std::move(record));
+                         return out.size() < max;
+                       }));
+  return out;
+}
+
 void MetaTxn::Put(Family family, const std::string& key, std::string_view value) {
   DFS_CHECK(batch_ != nullptr) << "write through a read-only MetaTxn";
   rocksdb::Status s = batch_->Put(families_[static_cast<size_t>(family)], key,
@@ -377,6 +403,14 @@ void MetaTxn::DeleteSession(uint64_t session_id) {
   Delete(Family::kSessions, keys::Id(session_id));
 }
 
+void MetaTxn::PutTrash(const pb::TrashRecord& record) {
+  Put(Family::kTrash, keys::Id(record.id()), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteTrash(uint64_t trash_id) {
+  Delete(Family::kTrash, keys::Id(trash_id));
+}
+
 void MetaTxn::PutGarbage(const pb::ChunkRecord& record) {
   Put(Family::kGarbage, keys::Id(record.chunk_id()), record.SerializeAsString());
   for (uint64_t node_id : record.replicas())
@@ -431,6 +465,80 @@ Result<std::pair<uint64_t, uint64_t>> MetaTxn::RebuildIndexes() {
   PutLayoutVersion(keys::kCurrentLayout);
   return std::make_pair(static_cast<uint64_t>(chunks.size()),
                         static_cast<uint64_t>(garbage.size()));
+}
+
+// ------------------------------------------------------------------- locks
+
+namespace {
+
+constexpr char kLockListPrefix[] = "L";
+constexpr char kLockSessionPrefix[] = "S";
+constexpr char kLastLockSession[] = "N";
+
+std::string LockKey(const char* prefix, uint64_t id) {
+  return prefix + keys::BigEndian(id);
+}
+
+}  // namespace
+
+Result<std::optional<pb::LockList>> MetaTxn::GetLockList(uint64_t inode) const {
+  return GetMessage<pb::LockList>(Family::kLocks, LockKey(kLockListPrefix, inode));
+}
+
+void MetaTxn::PutLockList(uint64_t inode, const pb::LockList& list) {
+  if (list.locks_size() == 0) {
+    Delete(Family::kLocks, LockKey(kLockListPrefix, inode));
+  } else {
+    Put(Family::kLocks, LockKey(kLockListPrefix, inode), list.SerializeAsString());
+  }
+}
+
+Result<std::optional<pb::LockSessionRecord>> MetaTxn::GetLockSession(uint64_t lock_session) const {
+  return GetMessage<pb::LockSessionRecord>(Family::kLocks,
+                                           LockKey(kLockSessionPrefix, lock_session));
+}
+
+void MetaTxn::PutLockSession(uint64_t lock_session, const pb::LockSessionRecord& record) {
+  Put(Family::kLocks, LockKey(kLockSessionPrefix, lock_session), record.SerializeAsString());
+}
+
+void MetaTxn::DeleteLockSession(uint64_t lock_session) {
+  Delete(Family::kLocks, LockKey(kLockSessionPrefix, lock_session));
+}
+
+Result<uint64_t> MetaTxn::GetLastLockSession() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> value, Get(Family::kLocks, kLastLockSession));
+  return value ? keys::DecodeLittleEndian(*value) : uint64_t{0};
+}
+
+void MetaTxn::PutLastLockSession(uint64_t lock_session) {
+  Put(Family::kLocks, kLastLockSession, keys::LittleEndian(lock_session));
+}
+
+template <class Message>
+Status MetaTxn::ScanLockRecords(
+    const char* prefix,
+    const std::function<Result<bool>(uint64_t id, const Message&)>& visit) const {
+  return Scan(Family::kLocks, prefix, prefix,
+              [&](std::string_view key, std::string_view value) -> Result<bool> {
+                Message record;
+                if (key.size() != 9 ||
+                    !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+                  return Status::Corrupt(std::string("unparsable lock record under '") + prefix +
+                                         "'");
+                }
+                return visit(keys::DecodeBigEndian(key.substr(1)), record);
+              });
+}
+
+Status MetaTxn::ScanLockLists(
+    const std::function<Result<bool>(uint64_t inode, const pb::LockList&)>& visit) const {
+  return ScanLockRecords<pb::LockList>(kLockListPrefix, visit);
+}
+
+Status MetaTxn::ScanLockSessions(
+    const std::function<Result<bool>(uint64_t id, const pb::LockSessionRecord&)>& visit) const {
+  return ScanLockRecords<pb::LockSessionRecord>(kLockSessionPrefix, visit);
 }
 
 }  // namespace dfs::meta

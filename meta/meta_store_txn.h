@@ -42,11 +42,21 @@ enum class Family : size_t {
   kGarbage,
   kChunkIds,
   kGarbageByNode,
+  kLocks,
+  kTrash,
 };
 using FamilyHandles = std::array<rocksdb::ColumnFamilyHandle*, keys::kFamilyCount>;
 
 // Counters of the default column family; absent reads as 0.
-enum class Counter { kNextInode, kNextChunkId, kNextNodeId, kInodeCount };
+enum class Counter {
+  kNextInode,
+  kNextChunkId,
+  kNextNodeId,
+  kInodeCount,
+  kNextTrashId,
+  kTrashEntries,
+  kTrashBytes,
+};
 
 // One entry of a directory listing.
 struct NamedDentry {
@@ -88,6 +98,7 @@ class MetaTxn {
   Result<std::optional<std::string>> GetXattr(uint64_t inode, std::string_view name) const;
   Result<std::optional<pb::NodeRecord>> GetNode(uint64_t node_id) const;
   Result<std::optional<pb::SessionRecord>> GetSession(uint64_t session_id) const;
+  Result<std::optional<pb::TrashRecord>> GetTrash(uint64_t trash_id) const;
   Result<std::optional<pb::FormatCommand>> GetFormat() const;
   Result<uint64_t> GetCounter(Counter counter) const;
   Result<uint64_t> GetAppliedIndex() const;
@@ -115,6 +126,8 @@ class MetaTxn {
   // Up to `max` ids of garbage chunks whose replicas include `node_id`,
   // from the first id above `after` on.
   Result<std::vector<uint64_t>> ListGarbageOn(uint64_t node_id, uint64_t after, size_t max) const;
+  // Up to `max` trash records with ids above `after`, ascending.
+  Result<std::vector<pb::TrashRecord>> ListTrash(uint64_t after, size_t max) const;
 
   // Writes. REQUIRES: a read-write MetaTxn.
   //
@@ -136,6 +149,8 @@ class MetaTxn {
   void PutNode(const pb::NodeRecord& record);
   void PutSession(uint64_t session_id, const pb::SessionRecord& record);
   void DeleteSession(uint64_t session_id);
+  void PutTrash(const pb::TrashRecord& record);  // keyed by record.id()
+  void DeleteTrash(uint64_t trash_id);
   // Keyed by record.chunk_id(); indexes each of its replicas. REQUIRES: a
   // node that an earlier record of this id listed and this one does not
   // has been dropped with DeleteGarbageReplica.
@@ -154,6 +169,23 @@ class MetaTxn {
   // layout. Returns how many chunk and garbage records were indexed.
   Result<std::pair<uint64_t, uint64_t>> RebuildIndexes();
 
+  // Locks (docs/locks.md), in the locks family: "L" + inode holds the
+  // inode's lock table, "S" + id a lock session, "N" the last session id
+  // handed out.
+  Result<std::optional<pb::LockList>> GetLockList(uint64_t inode) const;
+  // An empty list deletes the key.
+  void PutLockList(uint64_t inode, const pb::LockList& list);
+  Result<std::optional<pb::LockSessionRecord>> GetLockSession(uint64_t lock_session) const;
+  void PutLockSession(uint64_t lock_session, const pb::LockSessionRecord& record);
+  void DeleteLockSession(uint64_t lock_session);
+  Result<uint64_t> GetLastLockSession() const;
+  void PutLastLockSession(uint64_t lock_session);
+  // Every inode's lock table / every lock session, in key order, while
+  // `visit` returns true.
+  Status ScanLockLists(const std::function<Result<bool>(uint64_t inode, const pb::LockList&)>& visit) const;
+  Status ScanLockSessions(
+      const std::function<Result<bool>(uint64_t id, const pb::LockSessionRecord&)>& visit) const;
+
  private:
   MetaTxn(rocksdb::DB* db, const FamilyHandles& families, const rocksdb::Snapshot* snapshot,
           rocksdb::WriteBatchWithIndex* batch)
@@ -168,6 +200,10 @@ class MetaTxn {
   Status Scan(
       Family family, const std::string& prefix, const std::string& start,
       const std::function<Result<bool>(std::string_view key, std::string_view value)>& visit) const;
+  // Scan of the locks family's records under a one-byte prefix.
+  template <class Message>
+  Status ScanLockRecords(const char* prefix,
+                         const std::function<Result<bool>(uint64_t id, const Message&)>& visit) const;
   void Put(Family family, const std::string& key, std::string_view value);
   void Delete(Family family, const std::string& key);
 

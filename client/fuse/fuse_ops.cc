@@ -1,6 +1,8 @@
 #include "client/fuse/fuse_ops.h"
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -197,6 +199,8 @@ struct FuseOps {
     want(FUSE_CAP_PARALLEL_DIROPS);
     want(FUSE_CAP_CACHE_SYMLINKS);  // a symlink's target never changes
     want(FUSE_CAP_AUTO_INVAL_DATA);
+    want(FUSE_CAP_POSIX_LOCKS);  // fcntl locks come here, for every mount to see
+    want(FUSE_CAP_FLOCK_LOCKS);
     conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;  // attributes with every listing
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;   // FileSystem buffers writes itself
     conn->want &= ~FUSE_CAP_EXPORT_SUPPORT;
@@ -396,8 +400,14 @@ struct FuseOps {
   }
 
   // close(2) of one file descriptor: its errors are the application's.
+  // POSIX: any close of the file drops the closing process's fcntl locks
+  // on it (fi->lock_owner is that process).
   static void Flush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    ReplyStatus(req, Self(req)->fs_->Flush(fi->fh), "flush");
+    FuseMount* m = Self(req);
+    Status s = m->fs_->Flush(fi->fh);
+    Status unlocked = m->fs_->ReleaseLocks(fi->fh, pb::LOCK_KIND_POSIX, fi->lock_owner);
+    DFS_LOG_IF(WARN, !unlocked.ok()) << "releasing locks at close: " << unlocked;
+    ReplyStatus(req, s, "flush");
   }
 
   static void Fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
@@ -407,10 +417,88 @@ struct FuseOps {
   // The last close: the kernel does not wait for the answer.
   static void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     FuseMount* m = Self(req);
+    if (fi->flock_release) {
+      // The last close of an open file description drops its flock.
+      Status unlocked = m->fs_->ReleaseLocks(fi->fh, pb::LOCK_KIND_FLOCK, fi->lock_owner);
+      DFS_LOG_IF(WARN, !unlocked.ok()) << "releasing flock at close: " << unlocked;
+    }
     m->UntrackHandle(fi->fh);
     Status s = m->fs_->Release(fi->fh);
     DFS_LOG_IF(WARN, !s.ok()) << "release of inode " << ino << ": " << s;
     fuse_reply_err(req, 0);
+  }
+
+  // Advisory locks (docs/locks.md): every one goes to the meta leader, so
+  // it holds against every mount of the cluster.
+  static void GetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock) {
+    pb::LockRange want = PosixRange(*lock, fi->lock_owner);
+    Result<std::optional<pb::LockRange>> held = Self(req)->fs_->GetLock(fi->fh, want);
+    if (!held.ok()) return ReplyStatus(req, held.status(), "getlk");
+    if (!held->has_value()) {
+      lock->l_type = F_UNLCK;
+    } else {
+      const pb::LockRange& h = **held;
+      lock->l_type = h.type() == pb::LOCK_TYPE_WRITE ? F_WRLCK : F_RDLCK;
+      lock->l_whence = SEEK_SET;
+      lock->l_start = static_cast<off_t>(h.start());
+      lock->l_len = h.end() == UINT64_MAX ? 0 : static_cast<off_t>(h.end() - h.start() + 1);
+      // A process of another machine has no pid here.
+      bool ours = h.lock_session() == Self(req)->fs_->lock_session();
+      lock->l_pid = ours ? static_cast<pid_t>(h.pid()) : 0;
+    }
+    fuse_reply_lock(req, lock);
+  }
+
+  static void SetLk(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, struct flock* lock, int sleep) {
+    pb::LockRange want = PosixRange(*lock, fi->lock_owner);
+    ReplyStatus(req, TakeLock(req, fi->fh, want, sleep != 0), "setlk");
+  }
+
+  static void Flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
+    pb::LockRange want;
+    want.set_kind(pb::LOCK_KIND_FLOCK);
+    want.set_type((op & LOCK_EX)   ? pb::LOCK_TYPE_WRITE
+                  : (op & LOCK_SH) ? pb::LOCK_TYPE_READ
+                                   : pb::LOCK_TYPE_UNLOCK);
+    want.set_start(0);
+    want.set_end(UINT64_MAX);
+    want.set_owner(fi->lock_owner);
+    want.set_pid(static_cast<uint32_t>(fuse_req_ctx(req)->pid));
+    ReplyStatus(req, TakeLock(req, fi->fh, want, (op & LOCK_NB) == 0), "flock");
+  }
+
+  // struct flock as the kernel sends it (l_start absolute, l_len 0 = to the
+  // end of file) as a LockRange.
+  static pb::LockRange PosixRange(const struct flock& lock, uint64_t owner) {
+    pb::LockRange r;
+    r.set_kind(pb::LOCK_KIND_POSIX);
+    r.set_type(lock.l_type == F_WRLCK   ? pb::LOCK_TYPE_WRITE
+               : lock.l_type == F_RDLCK ? pb::LOCK_TYPE_READ
+                                        : pb::LOCK_TYPE_UNLOCK);
+    uint64_t start = static_cast<uint64_t>(std::max<off_t>(lock.l_start, 0));
+    r.set_start(start);
+    r.set_end(lock.l_len <= 0 ? UINT64_MAX : start + static_cast<uint64_t>(lock.l_len) - 1);
+    r.set_owner(owner);
+    r.set_pid(static_cast<uint32_t>(lock.l_pid));
+    return r;
+  }
+
+  // A blocking lock waits until granted; a signal to the waiting process
+  // makes the kernel send INTERRUPT, which cancels the wait (EINTR).
+  static Status TakeLock(fuse_req_t req, uint64_t handle, const pb::LockRange& want, bool wait) {
+    FuseMount* m = Self(req);
+    if (!wait) return m->fs_->SetLock(handle, want, false, nullptr);
+    auto cancel = std::make_shared<CallCanceller>();
+    uint64_t id = m->AddWait(cancel);
+    fuse_req_interrupt_func(
+        req,
+        [](fuse_req_t r, void* data) {
+          Self(r)->CancelWait(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
+        },
+        reinterpret_cast<void*>(static_cast<uintptr_t>(id)));
+    Status s = m->fs_->SetLock(handle, want, true, cancel.get());
+    m->RemoveWait(id);
+    return s;
   }
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -603,6 +691,9 @@ struct FuseOps {
     ops.read = Read;
     ops.write = Write;
     ops.flush = Flush;
+    ops.getlk = GetLk;
+    ops.setlk = SetLk;
+    ops.flock = Flock;
     ops.release = Release;
     ops.fsync = Fsync;
     ops.opendir = OpenDir;
@@ -730,6 +821,29 @@ uint64_t FuseMount::ParentOf(uint64_t dir) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = dir_parent_.find(dir);
   return it != dir_parent_.end() ? it->second : dir;  // unknown: the kernel ignores it
+}
+
+uint64_t FuseMount::AddWait(std::shared_ptr<CallCanceller> cancel) {
+  std::lock_guard lock(waits_mu_);
+  uint64_t id = ++next_wait_;
+  waits_[id] = std::move(cancel);
+  return id;
+}
+
+void FuseMount::CancelWait(uint64_t id) {
+  std::shared_ptr<CallCanceller> cancel;
+  {
+    std::lock_guard lock(waits_mu_);
+    auto it = waits_.find(id);
+    if (it == waits_.end()) return;  // the wait is over already
+    cancel = it->second;
+  }
+  cancel->Cancel();
+}
+
+void FuseMount::RemoveWait(uint64_t id) {
+  std::lock_guard lock(waits_mu_);
+  waits_.erase(id);
 }
 
 }  // namespace dfs::client

@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -80,6 +81,11 @@ class FuseMount {
   // Remembers the parent of a directory, for ".." in listings.
   void NoteParent(uint64_t parent, const pb::InodeAttr& attr);
   uint64_t ParentOf(uint64_t dir) const;
+  // Blocking lock waits, by id, so that the kernel's INTERRUPT (which may
+  // come after the wait ended) finds its wait or nothing.
+  uint64_t AddWait(std::shared_ptr<CallCanceller> cancel);
+  void CancelWait(uint64_t id);
+  void RemoveWait(uint64_t id);
 
   FileSystem* const fs_;
   const FuseMountOptions options_;
@@ -94,6 +100,9 @@ class FuseMount {
   mutable std::mutex mu_;
   std::unordered_set<uint64_t> open_handles_;
   std::unordered_map<uint64_t, uint64_t> dir_parent_;
+  std::mutex waits_mu_;
+  uint64_t next_wait_ = 0;
+  std::unordered_map<uint64_t, std::shared_ptr<CallCanceller>> waits_;
 };
 
 }  // namespace dfs::client

@@ -9,6 +9,7 @@
 #include "meta/ops/chunks.h"
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -24,6 +25,7 @@ Result<pb::InodeRecord> RequireChunkedFile(const MetaTxn& txn, const OpContext& 
   if (file.attr().type() != pb::FILE_TYPE_REGULAR) {
     return Status::InvalidArgument("inode " + std::to_string(req.inode()) + " has no chunks");
   }
+  RETURN_IF_ERROR(CheckInodeWritable(file, "allocate_chunk"));
   if (req.index() >= kMaxFileSize / ctx.chunk_size) {
     return Status::FileTooLarge("chunk index " + std::to_string(req.index()));
   }

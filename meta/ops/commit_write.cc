@@ -3,6 +3,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -20,6 +21,7 @@ Result<pb::MetaReply> CommitWrite(MetaTxn& txn, const OpContext& ctx,
   if (file.attr().type() != pb::FILE_TYPE_REGULAR) {
     return Status::InvalidArgument("inode " + std::to_string(req.inode()) + " has no data");
   }
+  RETURN_IF_ERROR(CheckInodeWritable(file, "commit_write"));
 
   pb::InodeAttr* attr = file.mutable_attr();
   // Never shrinks: a commit racing a longer one must not cut it off.

@@ -3,6 +3,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -105,6 +106,7 @@ Result<pb::MetaReply> Create(MetaTxn& txn, const OpContext& ctx, const pb::Creat
   ASSIGN_OR_RETURN(std::optional<pb::DentryRecord> existing,
                    txn.GetDentry(req.parent(), req.name()));
   if (existing) return CreateOverExisting(txn, req, *existing);
+  RETURN_IF_ERROR(CheckEntryWritable(txn, req.parent(), req.name()));
   RETURN_IF_ERROR(
       CheckPermission(ctx.caller, parent.attr(), kMayWrite | kMayExec, "creating entries"));
   bool is_dir = req.type() == pb::FILE_TYPE_DIRECTORY;

@@ -9,6 +9,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 
 namespace dfs::meta::ops {
 
@@ -41,6 +42,7 @@ class Walker {
     RETURN_IF_ERROR(Visit(*root));
     seen_dirs_.insert(start);
     if (root->attr().type() == pb::FILE_TYPE_DIRECTORY) queue_.push_back(start);
+    if (whole) RETURN_IF_ERROR(AddTrash());
     while (!queue_.empty() && !stopped_) {
       uint64_t dir = queue_.front();
       queue_.pop_front();
@@ -62,6 +64,17 @@ class Walker {
       if (page.size() < kPage) return n;
       after = page.back();
     }
+  }
+
+  // The trash directory has no entry (trash.h): the whole walk starts
+  // there too, so that it and its files are reached.
+  Status AddTrash() {
+    ASSIGN_OR_RETURN(std::optional<pb::InodeRecord> trash, txn_.GetInode(kTrashInode));
+    if (!trash) return Status::Ok();
+    RETURN_IF_ERROR(Visit(*trash));
+    seen_dirs_.insert(kTrashInode);
+    queue_.push_back(kTrashInode);
+    return Status::Ok();
   }
 
   void Found(FsckFinding f) {

@@ -4,13 +4,16 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
 
 Result<pb::MetaReply> Link(MetaTxn& txn, const OpContext& ctx, const pb::LinkRequest& req) {
   RETURN_IF_ERROR(ValidateName(req.new_name()));
+  RETURN_IF_ERROR(CheckEntryWritable(txn, req.new_parent(), req.new_name()));
   ASSIGN_OR_RETURN(pb::InodeRecord target, RequireInode(txn, req.inode()));
+  RETURN_IF_ERROR(CheckInodeWritable(target, "link"));
   if (target.attr().type() == pb::FILE_TYPE_DIRECTORY) {
     return Status::NotPermitted("cannot hard-link directory " + std::to_string(req.inode()));
   }

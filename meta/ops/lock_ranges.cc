@@ -76,7 +76,8 @@ bool ApplyLock(pb::LockList* list, const pb::LockRange& want) {
     }
     // The part of `held` inside want's range goes (replaced or unlocked);
     // what sticks out on either side stays.
-    released = released || held.type() == pb::LOCK_TYPE_WRITE || want.type() == pb::LOCK_TYPE_UNLOCK;
+    released =
+        released || held.type() == pb::LOCK_TYPE_WRITE || want.type() == pb::LOCK_TYPE_UNLOCK;
     if (held.start() < want.start()) {
       pb::LockRange left = held;
       left.set_end(want.start() - 1);

@@ -56,8 +56,8 @@ Result<pb::MetaReply> Lock(MetaTxn& txn, const OpContext&, const pb::LockRequest
   ASSIGN_OR_RETURN(std::optional<pb::LockList> list, txn.GetLockList(req.inode()));
   pb::LockList locks = list.value_or(pb::LockList());
   if (const pb::LockRange* conflict = FindLockConflict(locks, want)) {
-    pb::MetaReply reply = MakeReply(Status::LockConflict(
-        "inode " + std::to_string(req.inode()) + " is locked by another owner"));
+    pb::MetaReply reply = MakeReply(Status::LockConflict("inode " + std::to_string(req.inode()) +
+                                                         " is locked by another owner"));
     *reply.mutable_conflict() = *conflict;
     return reply;
   }
@@ -105,14 +105,15 @@ Result<pb::MetaReply> ExpireLockSessions(MetaTxn& txn, const OpContext& ctx,
   pb::MetaReply reply;
   if (!expiring.empty()) {
     std::vector<std::pair<uint64_t, pb::LockList>> changed;
-    RETURN_IF_ERROR(txn.ScanLockLists([&](uint64_t inode, const pb::LockList& list) -> Result<bool> {
-      pb::LockList kept = list;
-      bool dropped = false;
-      for (uint64_t id : expiring)
-        dropped = ReleaseSession(&kept, id) || dropped;
-      if (dropped) changed.emplace_back(inode, std::move(kept));
-      return true;
-    }));
+    RETURN_IF_ERROR(
+        txn.ScanLockLists([&](uint64_t inode, const pb::LockList& list) -> Result<bool> {
+          pb::LockList kept = list;
+          bool dropped = false;
+          for (uint64_t id : expiring)
+            dropped = ReleaseSession(&kept, id) || dropped;
+          if (dropped) changed.emplace_back(inode, std::move(kept));
+          return true;
+        }));
     for (const auto& [inode, list] : changed) {
       txn.PutLockList(inode, list);
       reply.add_changed_inodes(inode);
@@ -120,8 +121,8 @@ Result<pb::MetaReply> ExpireLockSessions(MetaTxn& txn, const OpContext& ctx,
   }
   if (req.forget_expired_before_ns() != 0) {
     std::vector<uint64_t> forget;
-    RETURN_IF_ERROR(txn.ScanLockSessions(
-        [&](uint64_t id, const pb::LockSessionRecord& record) -> Result<bool> {
+    RETURN_IF_ERROR(
+        txn.ScanLockSessions([&](uint64_t id, const pb::LockSessionRecord& record) -> Result<bool> {
           if (record.expired_ns() != 0 && record.expired_ns() < req.forget_expired_before_ns()) {
             forget.push_back(id);
           }

@@ -31,6 +31,7 @@ struct OpContext {
   int64_t now_ns = 0;       // MetaCommand.now_ns: every timestamp the command sets
   pb::Timespec now;         // the same, as a Timespec
   uint64_t chunk_size = 0;  // of the formatted cluster
+  bool trash = false;       // MetaCommand.trash: a last link of a regular file goes to the trash
 };
 
 // now_ns as seconds and nanoseconds (floor division, so nsec < 1e9).

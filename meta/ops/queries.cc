@@ -6,6 +6,7 @@
 
 #include "meta/ops/chunks.h"
 #include "meta/ops/namespace.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -19,6 +20,13 @@ Result<pb::InodeAttr> Lookup(const MetaTxn& txn, const Credentials& caller, uint
                              const std::string& name) {
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(RequireDirectory(txn, caller, parent, kMayExec));
+  if (parent == kRootInode && name == kTrashName && IsRoot(caller)) {
+    // The trash has no entry in the root: root alone finds it, by name
+    // (an entry named so in an older state wins).
+    ASSIGN_OR_RETURN(std::optional<pb::DentryRecord> entry, txn.GetDentry(parent, name));
+    ASSIGN_OR_RETURN(std::optional<pb::InodeRecord> trash, txn.GetInode(kTrashInode));
+    if (!entry && trash) return trash->attr();
+  }
   ASSIGN_OR_RETURN(pb::DentryRecord entry, RequireDentry(txn, parent, name));
   ASSIGN_OR_RETURN(pb::InodeRecord child, RequireInode(txn, entry.inode()),
                    "entry '" << name << "' of " << parent);

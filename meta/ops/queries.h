@@ -23,6 +23,7 @@ inline constexpr uint32_t kMaxReadDirEntries = 4096;
 Result<pb::InodeAttr> GetAttr(const MetaTxn& txn, uint64_t inode);
 
 // The entry `name` of `parent`: needs search permission on `parent`.
+// ".trash" in the root is the trash directory, for uid 0 only (trash.h).
 Result<pb::InodeAttr> Lookup(const MetaTxn& txn, const Credentials& caller, uint64_t parent,
                              const std::string& name);
 

@@ -3,6 +3,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -20,6 +21,7 @@ struct Removal {
 Result<Removal> PrepareRemoval(const MetaTxn& txn, const OpContext& ctx,
                                const pb::EntryRequest& req) {
   RETURN_IF_ERROR(ValidateName(req.name()));
+  RETURN_IF_ERROR(CheckEntryWritable(txn, req.parent(), req.name()));
   Removal out;
   ASSIGN_OR_RETURN(out.parent, RequireDirectory(txn, ctx.caller, req.parent(), kMayExec));
   ASSIGN_OR_RETURN(out.entry, RequireDentry(txn, req.parent(), req.name()));
@@ -40,7 +42,12 @@ Result<pb::MetaReply> Unlink(MetaTxn& txn, const OpContext& ctx, const pb::Entry
 
   pb::MetaReply reply;
   txn.DeleteDentry(req.parent(), req.name());
-  RETURN_IF_ERROR(DropLink(txn, ctx, removal.victim.attr().inode(), &reply));
+  if (GoesToTrash(ctx, removal.victim)) {
+    RETURN_IF_ERROR(
+        MoveToTrash(txn, ctx, removal.victim.attr().inode(), req.parent(), req.name(), &reply));
+  } else {
+    RETURN_IF_ERROR(DropLink(txn, ctx, removal.victim.attr().inode(), &reply));
+  }
   TouchDirectory(&removal.parent, ctx);
   txn.PutInode(removal.parent);
   return reply;

@@ -4,6 +4,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -36,6 +37,12 @@ Status ValidateRename(const pb::RenameRequest& req) {
   return ValidateName(req.new_name());
 }
 
+// Nothing moves into, out of or within the trash by rename.
+Status CheckRenameWritable(const MetaTxn& txn, const pb::RenameRequest& req) {
+  RETURN_IF_ERROR(CheckEntryWritable(txn, req.parent(), req.name()));
+  return CheckEntryWritable(txn, req.new_parent(), req.new_name());
+}
+
 // A directory that changes parent rewrites its "..": it needs write
 // permission on itself (as Linux), and must not move under itself.
 Status CheckDirectoryMove(const MetaTxn& txn, const Credentials& caller, const pb::InodeRecord& dir,
@@ -66,6 +73,7 @@ Status CheckReplace(const MetaTxn& txn, const RenamePlan& plan) {
 Result<RenamePlan> PlanRename(const MetaTxn& txn, const OpContext& ctx,
                               const pb::RenameRequest& req) {
   RETURN_IF_ERROR(ValidateRename(req));
+  RETURN_IF_ERROR(CheckRenameWritable(txn, req));
   bool exchange = (req.flags() & kRenameExchange) != 0;
   bool move = req.parent() != req.new_parent();
   RenamePlan plan;
@@ -152,11 +160,14 @@ Status ApplyMove(MetaTxn& txn, const OpContext& ctx, const pb::RenameRequest& re
                  pb::MetaReply* reply) {
   int src_parent_delta = 0;
   int dst_parent_delta = 0;
-  if (plan.dst) {
+  txn.DeleteDentry(req.parent(), req.name());
+  if (plan.dst && GoesToTrash(ctx, *plan.dst)) {
+    RETURN_IF_ERROR(
+        MoveToTrash(txn, ctx, plan.dst->attr().inode(), req.new_parent(), req.new_name(), reply));
+  } else if (plan.dst) {
     RETURN_IF_ERROR(DropLink(txn, ctx, plan.dst->attr().inode(), reply));
     if (IsDir(*plan.dst)) dst_parent_delta--;
   }
-  txn.DeleteDentry(req.parent(), req.name());
   txn.PutDentry(req.new_parent(), req.new_name(), plan.src_entry);
   if (IsDir(plan.src) && req.parent() != req.new_parent()) {
     plan.src.set_parent(req.new_parent());

@@ -5,6 +5,7 @@
 #include "meta/ops/chunks.h"
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -128,6 +129,7 @@ Status ApplySize(MetaTxn& txn, const OpContext& ctx, const pb::SetAttrRequest& r
 Result<pb::MetaReply> SetAttr(MetaTxn& txn, const OpContext& ctx, const pb::SetAttrRequest& req) {
   RETURN_IF_ERROR(ValidateSetAttr(req));
   ASSIGN_OR_RETURN(pb::InodeRecord record, RequireInode(txn, req.inode()));
+  if (req.valid() != 0) RETURN_IF_ERROR(CheckInodeWritable(record, "setattr"));
   RETURN_IF_ERROR(CheckSetAttr(ctx.caller, record.attr(), req));
 
   pb::MetaReply reply;

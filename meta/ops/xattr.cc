@@ -4,6 +4,7 @@
 
 #include "meta/ops/namespace.h"
 #include "meta/ops/ops.h"
+#include "meta/ops/trash.h"
 #include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
@@ -30,6 +31,7 @@ Status ValidateSetXattr(const pb::XattrRequest& req) {
 Result<pb::MetaReply> SetXattr(MetaTxn& txn, const OpContext& ctx, const pb::XattrRequest& req) {
   RETURN_IF_ERROR(ValidateSetXattr(req));
   ASSIGN_OR_RETURN(pb::InodeRecord record, RequireInode(txn, req.inode()));
+  RETURN_IF_ERROR(CheckInodeWritable(record, "setxattr"));
   RETURN_IF_ERROR(CheckXattrAccess(ctx.caller, record.attr(), req.name(), kMayWrite));
   ASSIGN_OR_RETURN(std::optional<std::string> existing, txn.GetXattr(req.inode(), req.name()));
   if (existing && (req.flags() & kXattrCreate) != 0) {
@@ -48,6 +50,7 @@ Result<pb::MetaReply> SetXattr(MetaTxn& txn, const OpContext& ctx, const pb::Xat
 Result<pb::MetaReply> RemoveXattr(MetaTxn& txn, const OpContext& ctx, const pb::XattrRequest& req) {
   RETURN_IF_ERROR(ValidateXattrName(req.name()));
   ASSIGN_OR_RETURN(pb::InodeRecord record, RequireInode(txn, req.inode()));
+  RETURN_IF_ERROR(CheckInodeWritable(record, "removexattr"));
   RETURN_IF_ERROR(CheckXattrAccess(ctx.caller, record.attr(), req.name(), kMayWrite));
   ASSIGN_OR_RETURN(std::optional<std::string> existing, txn.GetXattr(req.inode(), req.name()));
   if (!existing) return Status::NoData("no attribute " + req.name());

@@ -109,6 +109,10 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
   reply->mutable_repair_limits()->set_bandwidth(r.limits.bandwidth);
   reply->set_rebalance_queued(r.rebalance_queued);
   reply->set_balanced(r.balanced);
+  if (Result<ops::TrashTotals> trash = store_->TrashUsage(); trash.ok()) {
+    reply->set_trash_entries(trash->entries);
+    reply->set_trash_bytes(trash->bytes);
+  }
   return grpc::Status::OK;
 }
 

@@ -56,6 +56,14 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   // files, then its manifest.
   grpc::Status Backup(grpc::ServerContext* ctx, const pb::BackupRequest* req,
                       grpc::ServerWriter<pb::BackupEvent>* writer) override;
+  // The trash (docs/meta.md, "Trash"; admin_trash.cc): a page of entries
+  // after a read barrier; a restore and purges as replicated commands.
+  grpc::Status TrashList(grpc::ServerContext* ctx, const pb::TrashListRequest* req,
+                         pb::TrashListReply* reply) override;
+  grpc::Status TrashRestore(grpc::ServerContext* ctx, const pb::TrashRestoreRequest* req,
+                            pb::TrashRestoreReply* reply) override;
+  grpc::Status TrashPurge(grpc::ServerContext* ctx, const pb::TrashPurgeRequest* req,
+                          pb::TrashPurgeReply* reply) override;
 
  private:
   // OK on the leader of a formatted cluster that the header may name;

@@ -94,8 +94,8 @@ class LockManager {
   bool leading_ = false;
   uint64_t term_ = 0;
   std::map<uint64_t, std::chrono::steady_clock::time_point> leases_;  // session -> lapse
-  std::multimap<uint64_t, Waiter> waiters_;                          // by inode
-  std::vector<Ready> ready_;                                         // to call back
+  std::multimap<uint64_t, Waiter> waiters_;                           // by inode
+  std::vector<Ready> ready_;                                          // to call back
   std::thread thread_;  // last: started when the rest is ready
 };
 

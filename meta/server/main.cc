@@ -24,10 +24,12 @@
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
 #include "meta/server/admin_service.h"
+#include "meta/server/lock_manager.h"
 #include "meta/server/meta_metrics.h"
 #include "meta/server/meta_service.h"
 #include "meta/server/node_registry.h"
 #include "meta/server/repair_scheduler.h"
+#include "meta/server/trash_expiry.h"
 #include "meta/server/watch_hub.h"
 #include "proto/admin.pb.h"
 
@@ -45,6 +47,8 @@ struct MetaConfig {
   uint32_t replication = 3;
   std::chrono::milliseconds node_dead_after{60000};
   std::chrono::milliseconds session_ttl{3600 * 1000};
+  double trash_days = 1;
+  std::chrono::milliseconds lock_lease{10000};
   std::chrono::milliseconds raft_tick{100};
   int32_t raft_heartbeat_ticks = 1;
   int32_t raft_election_ticks = 5;
@@ -103,6 +107,11 @@ int Main(int argc, char** argv) {
   parser.Add("node_dead_after", &cfg.node_dead_after, "a chunk server silent this long is dead");
   parser.Add("session_ttl", &cfg.session_ttl,
              "a client session idle this long is forgotten (far above any client's retry time)");
+  parser.Add("lock_lease", &cfg.lock_lease,
+             "a mount that does not renew its lock session this long loses its locks");
+  parser.Add("trash_days", &cfg.trash_days,
+             "days an unlinked or replaced file stays in the trash before it is freed "
+             "(fractions allowed; 0 turns the trash off)");
   parser.Add("raft.tick", &cfg.raft_tick, "Raft clock tick");
   parser.Add("raft.heartbeat_ticks", &cfg.raft_heartbeat_ticks, "leader heartbeat, in ticks");
   parser.Add("raft.election_ticks", &cfg.raft_election_ticks,
@@ -147,6 +156,14 @@ int Main(int argc, char** argv) {
   }
   if (cfg.session_ttl.count() <= 0) {
     std::fprintf(stderr, "dfs-meta: --session-ttl must be positive\n");
+    return 2;
+  }
+  if (cfg.lock_lease.count() < 500) {
+    std::fprintf(stderr, "dfs-meta: --lock-lease must be at least 500ms\n");
+    return 2;
+  }
+  if (!(cfg.trash_days >= 0 && cfg.trash_days <= 36500)) {
+    std::fprintf(stderr, "dfs-meta: --trash-days must be between 0 and 36500\n");
     return 2;
   }
   if (cfg.replication == 0) {
@@ -197,8 +214,11 @@ int Main(int argc, char** argv) {
   }
   NodeRegistry registry(cfg.node_dead_after);
   WatchHub watch_hub;
-  MetaServiceImpl service(MetaServiceOptions{cfg.replication}, node->get(), store->get(), &registry,
-                          &watch_hub);
+  LockManager locks(LockManagerOptions{cfg.lock_lease}, node->get(), store->get());
+  MetaServiceImpl service(MetaServiceOptions{.replication = cfg.replication,
+                                             .trash = cfg.trash_days > 0},
+                          node->get(), store->get(), &registry,
+                          &watch_hub, &locks);
   RepairOptions repair_options;
   repair_options.replication = cfg.replication;
   repair_options.scan_interval = cfg.repair_scan_interval;
@@ -233,6 +253,8 @@ int Main(int argc, char** argv) {
   // Leader duties. A new group is formatted by its first leader; every
   // server learns the cluster id from the applied format command.
   bool cluster_id_known = (*store)->formatted();
+  TrashExpiry trash_expiry(std::chrono::nanoseconds(static_cast<int64_t>(cfg.trash_days * 86400e9)),
+                           node->get(), store->get());
   raft::StateRole last_role = raft::StateRole::kFollower;
   auto next_expiry = std::chrono::steady_clock::now();
   while (!g_stop) {
@@ -271,6 +293,7 @@ int Main(int argc, char** argv) {
       auto r = (*node)->ProposeAndWait(cmd.SerializeAsString(), std::chrono::seconds(5));
       if (!r.ok()) DFS_LOG(WARN) << "expiring idle sessions: " << r.status();
     }
+    if (st.role == raft::StateRole::kLeader && (*store)->formatted()) trash_expiry.Tick();
     if (!cluster_id_known && (*store)->formatted()) {
       (*node)->SetClusterId((*store)->cluster_id());
       cluster_id_known = true;

@@ -37,6 +37,13 @@ std::string MetaMetrics(const MetaMetricsSources& s) {
                "time spent answering metadata calls (divide by the count for the mean)", "kind",
                {{"mutation", static_cast<double>(r.mutation_micros) / 1e6},
                 {"read", static_cast<double>(r.read_micros) / 1e6}});
+  // The trash (docs/meta.md, "Trash"): replicated state, known to every
+  // server (a follower's may lag a little).
+  if (Result<ops::TrashTotals> trash = s.store->TrashUsage(); trash.ok()) {
+    m.Gauge("dfs_meta_trash_entries", "files in the trash", static_cast<double>(trash->entries))
+        .Gauge("dfs_meta_trash_bytes", "bytes of the files in the trash (one copy)",
+               static_cast<double>(trash->bytes));
+  }
   if (!leader) return m.text();
 
   RepairStats rs = s.repair->Stats();

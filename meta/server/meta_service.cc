@@ -1,5 +1,6 @@
 #include "meta/server/meta_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -28,12 +29,13 @@ constexpr uint64_t kMaxChunksPerCall = 1024;
 }  // namespace
 
 MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
-                                 NodeRegistry* registry, WatchHub* watch_hub)
+                                 NodeRegistry* registry, WatchHub* watch_hub, LockManager* locks)
     : options_(options),
       node_(node),
       store_(store),
       registry_(registry),
       watch_hub_(watch_hub),
+      locks_(locks),
       rng_(std::random_device()()),
       readers_(options.reader_threads) {}
 
@@ -227,9 +229,16 @@ grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* c
     if (st.role != raft::StateRole::kLeader) return Status::NotLeader(st.leader_address);
     uint64_t capacity = 0, free = 0;
     registry_->Totals(&capacity, &free);
+    // The trash is not the users' (docs/meta.md, "Trash"): its files' bytes,
+    // every replica of them, count as free (they are reclaimable), and its
+    // files not as inodes.
+    ASSIGN_OR_RETURN(ops::TrashTotals trash, store_->TrashUsage());
+    const uint64_t reclaimable = trash.bytes * options_.replication;
+    free += std::min(reclaimable, capacity - std::min(free, capacity));
+    const uint64_t inodes = store_->InodeCount();
     r->set_total_bytes(capacity);
     r->set_free_bytes(free);
-    r->set_inodes(store_->InodeCount());
+    r->set_inodes(inodes - std::min(inodes, trash.entries));
     r->set_cluster_id(store_->cluster_id());
     r->set_chunk_size(store_->chunk_size());
     return Status::Ok();
@@ -301,7 +310,11 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Unlink(grpc::CallbackServerContext* c
                                                   const pb::EntryRequest* req,
                                                   pb::EmptyReply* reply) {
   return Mutate(
-      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_unlink() = *req; },
+      ctx, req->header(), reply,
+      [this, req](pb::MetaCommand* c) {
+        *c->mutable_unlink() = *req;
+        c->set_trash(options_.trash);
+      },
       [](const pb::MetaReply&, pb::EmptyReply*) {});
 }
 
@@ -317,7 +330,11 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Rename(grpc::CallbackServerContext* c
                                                   const pb::RenameRequest* req,
                                                   pb::EmptyReply* reply) {
   return Mutate(
-      ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_rename() = *req; },
+      ctx, req->header(), reply,
+      [this, req](pb::MetaCommand* c) {
+        *c->mutable_rename() = *req;
+        c->set_trash(options_.trash);
+      },
       [](const pb::MetaReply&, pb::EmptyReply*) {});
 }
 
@@ -507,6 +524,188 @@ void MetaServiceImpl::ProposeForgets(uint64_t node_id, std::vector<uint64_t> chu
         }
         registry->EndForgets(node_id, chunk_ids);
       });
+}
+
+// ------------------------------------------------------------------- locks
+
+void MetaServiceImpl::ProposeLockCommand(pb::MetaCommand cmd,
+                                         std::function<void(Result<pb::MetaReply>)> done) {
+  cmd.set_now_ns(WallNanos());
+  node_->Propose(cmd.SerializeAsString(), [this, done = std::move(done)](Result<std::string> r) {
+    if (!r.ok()) return done(r.status());
+    pb::MetaReply reply;
+    if (!reply.ParseFromString(*r)) return done(Status::Internal("undecodable reply"));
+    if (reply.changed_inodes_size() > 0) {
+      locks_->Wake(std::vector<uint64_t>(reply.changed_inodes().begin(),
+                                         reply.changed_inodes().end()));
+    }
+    done(std::move(reply));
+  });
+}
+
+// One Lock call: an attempt, and with `wait` more attempts each time the
+// LockManager says a lock on the inode was released, until the lock is
+// taken, the call's deadline is near, or this server stops leading.
+class LockCall : public std::enable_shared_from_this<LockCall> {
+ public:
+  LockCall(MetaServiceImpl* service, grpc::CallbackServerContext* ctx, const pb::LockRequest* req,
+           pb::LockReply* reply)
+      : service_(service), ctx_(ctx), req_(req), reply_(reply), reactor_(ctx->DefaultReactor()) {
+    // Answer a little before the caller gives up, so that it hears the
+    // conflict and calls again rather than seeing its call time out.
+    constexpr auto kMaxWait = std::chrono::seconds(30);
+    constexpr auto kMargin = std::chrono::milliseconds(500);
+    auto now_sys = std::chrono::system_clock::now();
+    auto left = std::min<std::chrono::system_clock::duration>(ctx->deadline() - now_sys, kMaxWait);
+    deadline_ = std::chrono::steady_clock::now() + left - kMargin;
+  }
+
+  grpc::ServerUnaryReactor* Start() {
+    if (Status s = service_->CheckHeader(req_->header()); !s.ok()) {
+      Finish(s);
+    } else {
+      Attempt();
+    }
+    return reactor_;
+  }
+
+ private:
+  void Attempt() {
+    pb::MetaCommand cmd;
+    *cmd.mutable_lock() = *req_;
+    cmd.mutable_lock()->clear_header();
+    cmd.mutable_lock()->set_wait(false);
+    service_->ProposeLockCommand(std::move(cmd), [self = shared_from_this()](
+                                                     Result<pb::MetaReply> r) { self->Done(r); });
+  }
+
+  void Done(const Result<pb::MetaReply>& r) {
+    if (!r.ok()) return Finish(r.status());
+    Status s = ReplyStatus(*r);
+    if (s.code() == ErrorCode::LOCK_CONFLICT) *reply_->mutable_conflict() = r->conflict();
+    if (s.code() != ErrorCode::LOCK_CONFLICT || !req_->wait() ||
+        std::chrono::steady_clock::now() >= deadline_) {
+      return Finish(s);
+    }
+    auto self = shared_from_this();
+    service_->locks_->Wait(
+        req_->inode(), deadline_, [ctx = ctx_] { return ctx->IsCancelled(); },
+        [self, s](LockManager::WaitEnd end) {
+          switch (end) {
+            case LockManager::WaitEnd::kChanged:
+              return self->Attempt();
+            case LockManager::WaitEnd::kDeadline:
+              return self->Finish(s);
+            case LockManager::WaitEnd::kNotLeader:
+              return self->Finish(Status::NotLeader("this server stopped leading"));
+          }
+        });
+  }
+
+  void Finish(const Status& s) {
+    if (!s.ok()) service_->FillError(s, reply_->mutable_error());
+    service_->mutations_.Add(start_, !s.ok());
+    reactor_->Finish(grpc::Status::OK);
+  }
+
+  MetaServiceImpl* const service_;
+  grpc::CallbackServerContext* const ctx_;
+  const pb::LockRequest* const req_;
+  pb::LockReply* const reply_;
+  grpc::ServerUnaryReactor* const reactor_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point deadline_;
+};
+
+grpc::ServerUnaryReactor* MetaServiceImpl::Lock(grpc::CallbackServerContext* ctx,
+                                                const pb::LockRequest* req, pb::LockReply* reply) {
+  return std::make_shared<LockCall>(this, ctx, req, reply)->Start();
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::GetLock(grpc::CallbackServerContext* ctx,
+                                                   const pb::LockRequest* req,
+                                                   pb::LockReply* reply) {
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::LockReply* r) -> Status {
+    ASSIGN_OR_RETURN(std::optional<pb::LockRange> conflict,
+                     store_->TestLock(req->inode(), req->lock()));
+    if (conflict) {
+      r->set_found(true);
+      *r->mutable_conflict() = *conflict;
+    }
+    return Status::Ok();
+  });
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::ReleaseLocks(grpc::CallbackServerContext* ctx,
+                                                        const pb::ReleaseLocksRequest* req,
+                                                        pb::EmptyReply* reply) {
+  auto* reactor = ctx->DefaultReactor();
+  if (Status s = CheckHeader(req->header()); !s.ok()) {
+    FillError(s, reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  pb::MetaCommand cmd;
+  *cmd.mutable_release_locks() = *req;
+  cmd.mutable_release_locks()->clear_header();
+  const auto start = std::chrono::steady_clock::now();
+  ProposeLockCommand(std::move(cmd), [this, reactor, reply, start](Result<pb::MetaReply> r) {
+    Status s = r.ok() ? ReplyStatus(*r) : r.status();
+    if (!s.ok()) FillError(s, reply->mutable_error());
+    mutations_.Add(start, !s.ok());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerContext* ctx,
+                                                       const pb::LockSessionRequest* req,
+                                                       pb::LockSessionReply* reply) {
+  const uint64_t lease_ms = static_cast<uint64_t>(locks_->lease().count());
+  if (req->lock_session() != 0) {
+    // A renewal: a read of the session's state, then the leader's lease.
+    return Read(ctx, req->header(), reply, ReadCost::kPoint,
+                [this, req, lease_ms](pb::LockSessionReply* r) -> Status {
+                  // Leases are the leader's soft state: a follower may serve
+                  // reads, but a renewal there would renew nothing.
+                  raft::RaftNodeStatus st = node_->GetStatus();
+                  if (st.role != raft::StateRole::kLeader) {
+                    return Status::NotLeader(st.leader_address);
+                  }
+                  ASSIGN_OR_RETURN(bool live, store_->LockSessionLive(req->lock_session()));
+                  if (!live || !locks_->Renew(req->lock_session())) {
+                    return Status::SessionExpired("lock session " +
+                                                  std::to_string(req->lock_session()) +
+                                                  " has expired: its locks were released");
+                  }
+                  r->set_lock_session(req->lock_session());
+                  r->set_lease_ms(lease_ms);
+                  return Status::Ok();
+                });
+  }
+  auto* reactor = ctx->DefaultReactor();
+  if (Status s = CheckHeader(req->header()); !s.ok()) {
+    FillError(s, reply->mutable_error());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  pb::MetaCommand cmd;
+  cmd.mutable_open_lock_session();
+  const auto start = std::chrono::steady_clock::now();
+  ProposeLockCommand(std::move(cmd),
+                     [this, reactor, reply, start, lease_ms](Result<pb::MetaReply> r) {
+                       Status s = r.ok() ? ReplyStatus(*r) : r.status();
+                       if (s.ok()) {
+                         locks_->Renew(r->lock_session());
+                         reply->set_lock_session(r->lock_session());
+                         reply->set_lease_ms(lease_ms);
+                       } else {
+                         FillError(s, reply->mutable_error());
+                       }
+                       mutations_.Add(start, !s.ok());
+                       reactor->Finish(grpc::Status::OK);
+                     });
+  return reactor;
 }
 
 }  // namespace dfs::meta

@@ -22,6 +22,7 @@
 #include "common/thread_pool.h"
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
+#include "meta/server/lock_manager.h"
 #include "meta/server/node_registry.h"
 #include "meta/server/watch_hub.h"
 #include "proto/meta.grpc.pb.h"
@@ -31,6 +32,9 @@ namespace dfs::meta {
 struct MetaServiceOptions {
   uint32_t replication = 3;
   size_t reader_threads = 2;  // run reads after their barrier
+  // Unlink and rename move the last link of a regular file to the trash
+  // (trash_days > 0; docs/meta.md, "Trash").
+  bool trash = false;
 };
 
 // Request counters since start (for /metrics): calls answered, the ones
@@ -44,7 +48,7 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
  public:
   // REQUIRES: every pointer outlives the service.
   MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* node, MetaStore* store,
-                  NodeRegistry* registry, WatchHub* watch_hub);
+                  NodeRegistry* registry, WatchHub* watch_hub, LockManager* locks);
 
   MetaRequestStats request_stats() const;
 
@@ -97,6 +101,18 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   grpc::ServerWriteReactor<pb::WatchEvent>* Watch(grpc::CallbackServerContext*,
                                                   const pb::WatchRequest*) override;
 
+  // Advisory locks (docs/locks.md). Lock with `wait` holds the call in the
+  // LockManager until the lock may be free, then tries again.
+  grpc::ServerUnaryReactor* Lock(grpc::CallbackServerContext*, const pb::LockRequest*,
+                                 pb::LockReply*) override;
+  grpc::ServerUnaryReactor* GetLock(grpc::CallbackServerContext*, const pb::LockRequest*,
+                                    pb::LockReply*) override;
+  grpc::ServerUnaryReactor* ReleaseLocks(grpc::CallbackServerContext*,
+                                         const pb::ReleaseLocksRequest*, pb::EmptyReply*) override;
+  grpc::ServerUnaryReactor* LockSession(grpc::CallbackServerContext*,
+                                        const pb::LockSessionRequest*,
+                                        pb::LockSessionReply*) override;
+
  private:
   // A mutation as the watch hub needs it once applied: the command and the
   // inodes at the entries it changes without returning them
@@ -133,12 +149,19 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
     void Add(std::chrono::steady_clock::time_point start, bool error);
   };
   void FillError(const Status& s, pb::Error* error) const;
+  // Proposes a lock command (not deduplicated: lock commands are
+  // idempotent) and calls `done` with its MetaReply or failure, waking the
+  // lock waiters of the inodes it released.
+  void ProposeLockCommand(pb::MetaCommand cmd,
+                          std::function<void(Result<pb::MetaReply>)> done);
+  friend class LockCall;
 
   MetaServiceOptions options_;
   raft::RaftNode* node_;
   MetaStore* store_;
   NodeRegistry* registry_;
   WatchHub* watch_hub_;
+  LockManager* locks_;
   std::mutex rng_mu_;
   std::mt19937_64 rng_;
   Counter mutations_, reads_;

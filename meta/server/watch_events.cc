@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "meta/ops/trash.h"
+
 namespace dfs::meta {
 
 namespace {
@@ -87,6 +89,7 @@ std::optional<pb::WatchEvent> WatchEventFor(const pb::MetaCommand& cmd, const pb
       const pb::EntryRequest& r =
           cmd.op_case() == pb::MetaCommand::kUnlink ? cmd.unlink() : cmd.rmdir();
       b.Inode(r.parent()).Inode(At(resolved, 0)).Entry(r.parent(), r.name());
+      if (reply.trash_id() != 0) b.Inode(ops::kTrashInode);  // a new entry in the trash
       break;
     }
     case pb::MetaCommand::kRename: {
@@ -96,6 +99,7 @@ std::optional<pb::WatchEvent> WatchEventFor(const pb::MetaCommand& cmd, const pb
       const pb::RenameRequest& r = cmd.rename();
       b.Inode(r.parent()).Inode(r.new_parent()).Inode(At(resolved, 0)).Inode(At(resolved, 1));
       b.Entry(r.parent(), r.name()).Entry(r.new_parent(), r.new_name());
+      if (reply.trash_id() != 0) b.Inode(ops::kTrashInode);
       break;
     }
     case pb::MetaCommand::kLink: {

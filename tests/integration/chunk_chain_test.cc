@@ -42,7 +42,9 @@ constexpr uint64_t kChunkSize = 8 << 20;
 class Cluster {
  public:
   explicit Cluster(int servers = 3)
-      : meta_("dfs-meta", 3, {"--chunk-size", "8MiB", "--node-dead-after", "3s"}),
+      // No trash: an unlinked file's chunks become garbage at once.
+      : meta_("dfs-meta", 3,
+              {"--chunk-size", "8MiB", "--node-dead-after", "3s", "--trash-days", "0"}),
         chunks_(meta_.dir() + "/chunk", servers, meta_.AddressList(), {"--scrub-rate", "0"}) {
     for (int i = 1; i <= servers; i++)
       REQUIRE(chunks_.WaitRegistered(i));

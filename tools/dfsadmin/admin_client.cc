@@ -215,6 +215,43 @@ Result<pb::AdminReply> AdminClient::TransferLeader(uint64_t id) {
   return ChangeMembers("TransferLeader", &pb::AdminService::Stub::TransferLeader, id, "");
 }
 
+Result<pb::TrashListReply> AdminClient::TrashList(uint64_t after, uint32_t max) {
+  pb::TrashListRequest req;
+  *req.mutable_header() = Header();
+  req.set_after(after);
+  req.set_max(max);
+  pb::TrashListReply reply;
+  RETURN_IF_ERROR(Invoke("TrashList", &reply, [&](auto* stub, auto* ctx, auto* r) {
+    return stub->TrashList(ctx, req, r);
+  }));
+  return reply;
+}
+
+Result<pb::TrashRestoreReply> AdminClient::TrashRestore(uint64_t id, uint64_t to_parent,
+                                                        const std::string& to_name) {
+  pb::TrashRestoreRequest req;
+  *req.mutable_header() = Header();
+  req.set_id(id);
+  req.set_to_parent(to_parent);
+  req.set_to_name(to_name);
+  pb::TrashRestoreReply reply;
+  RETURN_IF_ERROR(Invoke("TrashRestore", &reply, [&](auto* stub, auto* ctx, auto* r) {
+    return stub->TrashRestore(ctx, req, r);
+  }));
+  return reply;
+}
+
+Result<pb::TrashPurgeReply> AdminClient::TrashPurge(double older_than_sec) {
+  pb::TrashPurgeRequest req;
+  *req.mutable_header() = Header();
+  req.set_older_than_sec(older_than_sec);
+  pb::TrashPurgeReply reply;
+  RETURN_IF_ERROR(Invoke("TrashPurge", &reply, [&](auto* stub, auto* ctx, auto* r) {
+    return stub->TrashPurge(ctx, req, r);
+  }));
+  return reply;
+}
+
 template <class Event, class Open, class OnEvent>
 dfs::Status AdminClient::InvokeStream(const char* method, std::chrono::milliseconds run_time,
                                       Open open, OnEvent on_event) {

@@ -58,6 +58,16 @@ class AdminClient {
   Result<pb::AdminReply> RemoveMember(uint64_t id);
   Result<pb::AdminReply> TransferLeader(uint64_t id);
 
+  // The trash (docs/meta.md, "Trash"): a page of entries with ids above
+  // `after` (TrashList), putting one back (TrashRestore: to_parent 0 means
+  // where it was), freeing those older than `older_than_sec` (0: all).
+  // Errors as for Status(), and the leader's refusal (NOT_FOUND,
+  // ALREADY_EXISTS, READ_ONLY).
+  Result<pb::TrashListReply> TrashList(uint64_t after, uint32_t max);
+  Result<pb::TrashRestoreReply> TrashRestore(uint64_t id, uint64_t to_parent,
+                                             const std::string& to_name);
+  Result<pb::TrashPurgeReply> TrashPurge(double older_than_sec);
+
   // The streaming calls find the leader as the others do, from the first
   // event of a stream (a refusal is a stream of one error event). Once the
   // leader has sent anything else, every event goes to `on_event` and the

@@ -284,6 +284,8 @@ std::string FormatStatus(const pb::StatusReply& s) {
   out += Summary("REPAIR", repair);
   out += Summary("REBALANCE", fmt::format("balanced {}  queued {}", s.balanced() ? "yes" : "no",
                                           s.rebalance_queued()));
+  out += Summary("TRASH", fmt::format("{} files  {}", s.trash_entries(),
+                                      HumanBytes(s.trash_bytes())));
 
   std::vector<std::string> problems;
   if (Judge(s, &problems) == Health::kHealthy) {

@@ -5,6 +5,7 @@
 //     file PATH | fsck [PATH] [--fix]
 //     meta add ID=ADDR | meta remove ID | meta transfer-leader ID
 //     backup create DIR | backup verify DIR | backup restore DIR --id N --peers P --data-dir D
+//     trash list | trash restore ID [--to PATH] | trash purge [--older-than D]
 //     health --mount DIR [--timeout D]
 //
 // Exit codes: 0 success (status: healthy); 1 failure (status: degraded,
@@ -28,6 +29,7 @@
 #include "tools/dfsadmin/backup_dir.h"
 #include "tools/dfsadmin/file_info.h"
 #include "tools/dfsadmin/health_check.h"
+#include "tools/dfsadmin/trash_commands.h"
 
 namespace dfs::admin {
 namespace {
@@ -511,6 +513,26 @@ int Main(int argc, char** argv) {
   restore_cmd->add_option("--data-dir", restore.data_dir, "the member's (empty) data directory")
       ->required();
 
+  CLI::App* trash_cmd = app.add_subcommand(
+      "trash", "files unlinked or replaced, kept for trash_days: list, restore, purge");
+  trash_cmd->require_subcommand(1);
+  CLI::App* trash_list_cmd =
+      trash_cmd->add_subcommand("list", "every file in the trash, oldest first");
+  uint64_t trash_id = 0;
+  std::string trash_to;
+  CLI::App* trash_restore_cmd = trash_cmd->add_subcommand(
+      "restore", "put a file back where it was (an error if that name exists), or at --to PATH");
+  trash_restore_cmd->add_option("ID", trash_id, "the entry's id (see trash list)")->required();
+  trash_restore_cmd->add_option("--to", trash_to, "its new path inside the file system: /dir/name")
+      ->type_name("PATH");
+  std::string older_than;
+  CLI::App* trash_purge_cmd = trash_cmd->add_subcommand(
+      "purge", "free the files in the trash now (their chunks are deleted)");
+  trash_purge_cmd
+      ->add_option("--older-than", older_than,
+                   "only those deleted longer ago than this: 30s, 10m, 2h, 1d (default: all)")
+      ->type_name("D");
+
   std::string mount;
   CLI::App* health_cmd =
       app.add_subcommand("health",
@@ -576,6 +598,12 @@ int Main(int argc, char** argv) {
                            client.TransferLeader(member_id));
   }
   if (create_cmd->parsed()) return RunBackupCreate(client, flags, dir);
+  if (trash_list_cmd->parsed()) return RunTrashList(client, flags.json);
+  if (trash_restore_cmd->parsed()) {
+    client::MetaClient meta = RootMetaClient(options);
+    return RunTrashRestore(client, meta, flags.json, trash_id, trash_to);
+  }
+  if (trash_purge_cmd->parsed()) return RunTrashPurge(client, flags.json, older_than);
   return kExitUsage;
 }
 

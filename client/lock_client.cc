@@ -1,0 +1,160 @@
+#include "client/lock_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "common/logging.h"
+
+namespace dfs::client {
+
+namespace {
+
+// Metadata clients for lock calls that do not wait.
+constexpr int kPoolSize = 2;
+
+}  // namespace
+
+LockClient::LockClient(MetaClientOptions options)
+    : options_(std::move(options)), pool_(options_, kPoolSize), renewer_([this] { RenewLoop(); }) {}
+
+LockClient::~LockClient() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  renewer_.join();
+}
+
+void LockClient::SetClusterId(const std::string& cluster_id) {
+  std::lock_guard lock(mu_);
+  options_.cluster_id = cluster_id;
+  pool_.SetClusterId(cluster_id);
+}
+
+std::unique_ptr<MetaClient> LockClient::NewClient() const {
+  std::lock_guard lock(mu_);
+  return std::make_unique<MetaClient>(options_);
+}
+
+Result<uint64_t> LockClient::Session() {
+  {
+    std::lock_guard lock(mu_);
+    if (session_ != 0) return session_;
+  }
+  auto client = pool_.Acquire(0, 0, {});
+  ASSIGN_OR_RETURN(pb::LockSessionReply reply, client->LockSession(0));
+  std::lock_guard lock(mu_);
+  if (session_ == 0) {
+    session_ = reply.lock_session();
+    lease_ = std::chrono::milliseconds(reply.lease_ms());
+    DFS_LOG(INFO) << "lock session " << session_ << " opened (lease " << lease_.count() << " ms)";
+    cv_.notify_all();  // the renewer starts renewing it
+  }
+  // Another thread opened one at the same time: that one is used, this one
+  // lapses unused.
+  return session_;
+}
+
+uint64_t LockClient::current() const {
+  std::lock_guard lock(mu_);
+  return session_;
+}
+
+bool LockClient::Lapsed(uint64_t lock_session) const {
+  std::lock_guard lock(mu_);
+  return lapsed_.count(lock_session) > 0;
+}
+
+void LockClient::RenewLoop() {
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (session_ == 0) {
+      cv_.wait(lock, [&] { return stop_ || session_ != 0; });
+      continue;
+    }
+    // A quarter of the lease: a renewal can fail (a leader change) and
+    // the next one still comes in time.
+    cv_.wait_for(lock, std::max(lease_ / 4, std::chrono::milliseconds(100)), [&] { return stop_; });
+    if (stop_ || session_ == 0) continue;
+    uint64_t session = session_;
+    lock.unlock();
+    Result<pb::LockSessionReply> r = pool_.Acquire(0, 0, {})->LockSession(session);
+    lock.lock();
+    if (r.ok() || r.status().code() != ErrorCode::SESSION_EXPIRED) {
+      if (!r.ok()) DFS_LOG(WARN) << "renewing lock session " << session << ": " << r.status();
+      continue;
+    }
+    DFS_LOG(WARN) << "lock session " << session
+                  << " lapsed: this mount's locks in it were released by the cluster";
+    lapsed_.insert(session);
+    if (session_ == session) session_ = 0;
+    for (auto it = holders_.begin(); it != holders_.end();) {
+      it = it->second == session ? holders_.erase(it) : std::next(it);
+    }
+  }
+}
+
+Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait, CallCanceller* cancel,
+                        pb::LockRange* conflict) {
+  pb::LockRequest req;
+  req.set_inode(inode);
+  *req.mutable_lock() = lock;
+  req.set_wait(wait);
+  std::unique_ptr<MetaClient> waiter;
+  if (wait) waiter = NewClient();
+  for (;;) {
+    Result<pb::LockReply> reply =
+        wait ? waiter->Lock(req, cancel) : pool_.Acquire(0, 0, {})->Lock(req);
+    RETURN_IF_ERROR(reply.status());
+    Status s(ErrorCodeFromNumber(reply->error().code()), reply->error().message());
+    // The leader holds a waiting call only so long: ask again.
+    if (s.code() == ErrorCode::LOCK_CONFLICT && wait) continue;
+    if (s.code() == ErrorCode::LOCK_CONFLICT && conflict != nullptr) *conflict = reply->conflict();
+    if (s.code() == ErrorCode::SESSION_EXPIRED) {
+      std::lock_guard guard(mu_);
+      lapsed_.insert(lock.lock_session());
+      if (session_ == lock.lock_session()) session_ = 0;
+    }
+    if (!s.ok()) return s;
+    break;
+  }
+  if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
+    std::lock_guard guard(mu_);
+    holders_[{inode, lock.kind(), lock.owner()}] = lock.lock_session();
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<pb::LockRange>> LockClient::Test(uint64_t inode, const pb::LockRange& lock) {
+  pb::LockRequest req;
+  req.set_inode(inode);
+  *req.mutable_lock() = lock;
+  ASSIGN_OR_RETURN(pb::LockReply reply, pool_.Acquire(0, 0, {})->GetLock(req));
+  if (!reply.found()) return std::optional<pb::LockRange>();
+  return std::optional<pb::LockRange>(reply.conflict());
+}
+
+Status LockClient::Release(uint64_t inode, pb::LockKind kind, uint64_t owner) {
+  uint64_t session = 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = holders_.find({inode, kind, owner});
+    if (it == holders_.end()) return Status::Ok();
+    session = it->second;
+    holders_.erase(it);
+  }
+  pb::ReleaseLocksRequest req;
+  req.set_inode(inode);
+  req.set_kind(kind);
+  req.set_lock_session(session);
+  req.set_owner(owner);
+  return pool_.Acquire(0, 0, {})->ReleaseLocks(req);
+}
+
+size_t LockClient::holders() const {
+  std::lock_guard lock(mu_);
+  return holders_.size();
+}
+
+}  // namespace dfs::client
