@@ -84,6 +84,7 @@ Status DropLink(MetaTxn& txn, const OpContext& ctx, uint64_t inode, pb::MetaRepl
   for (const std::string& name : xattrs)
     txn.DeleteXattr(inode, name);
   txn.DeleteInode(inode);
+  txn.PutLockList(inode, pb::LockList());  // its locks go with it
   ASSIGN_OR_RETURN(uint64_t count, txn.GetCounter(Counter::kInodeCount));
   if (count == 0) return Status::Corrupt("inode count underflow");
   txn.PutCounter(Counter::kInodeCount, count - 1);

@@ -113,6 +113,11 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
     reply->set_trash_entries(trash->entries);
     reply->set_trash_bytes(trash->bytes);
   }
+  if (Result<ops::LockCounts> locks = store_->CountLocks(); locks.ok()) {
+    reply->set_locks_held(locks->locks);
+    reply->set_locked_inodes(locks->inodes);
+    reply->set_lock_sessions(locks->sessions);
+  }
   return grpc::Status::OK;
 }
 

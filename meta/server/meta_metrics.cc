@@ -44,6 +44,19 @@ std::string MetaMetrics(const MetaMetricsSources& s) {
         .Gauge("dfs_meta_trash_bytes", "bytes of the files in the trash (one copy)",
                static_cast<double>(trash->bytes));
   }
+  // Locks (docs/locks.md): replicated too; waiters are the leader's.
+  if (Result<ops::LockCounts> locks = s.store->CountLocks(); locks.ok()) {
+    m.Gauge("dfs_meta_locks_held", "flock and fcntl lock ranges held",
+            static_cast<double>(locks->locks))
+        .Gauge("dfs_meta_locked_inodes", "files with at least one lock",
+               static_cast<double>(locks->inodes))
+        .Gauge("dfs_meta_lock_sessions", "live lock sessions (one per mount that locked)",
+               static_cast<double>(locks->sessions));
+  }
+  if (s.locks != nullptr) {
+    m.Gauge("dfs_meta_lock_waiters", "blocking lock calls waiting at this server",
+            static_cast<double>(s.locks->waiters()));
+  }
   if (!leader) return m.text();
 
   RepairStats rs = s.repair->Stats();

@@ -19,6 +19,7 @@ struct MetaMetricsSources {
   MetaServiceImpl* service = nullptr;
   NodeRegistry* registry = nullptr;
   RepairScheduler* repair = nullptr;
+  LockManager* locks = nullptr;
 };
 
 // Raft state and request counters on every server; chunk health, repair

@@ -286,6 +286,8 @@ std::string FormatStatus(const pb::StatusReply& s) {
                                           s.rebalance_queued()));
   out += Summary("TRASH", fmt::format("{} files  {}", s.trash_entries(),
                                       HumanBytes(s.trash_bytes())));
+  out += Summary("LOCKS", fmt::format("{} held on {} files  {} mount sessions", s.locks_held(),
+                                      s.locked_inodes(), s.lock_sessions()));
 
   std::vector<std::string> problems;
   if (Judge(s, &problems) == Health::kHealthy) {
