@@ -224,6 +224,9 @@ class FileSystemImpl final : public FileSystem {
   // SESSION_EXPIRED if `f` took locks in a lock session that lapsed.
   // REQUIRES: f.mu held.
   Status CheckLocksHeld(const struct OpenFile& f) const;
+  // The open file `handle` for a lock call, its locks not lost; sets
+  // lock->lock_session to this mount's session (opened if need be).
+  Result<std::shared_ptr<struct OpenFile>> LockingHandle(uint64_t handle, pb::LockRange* lock);
   uint64_t AddHandle(std::shared_ptr<struct OpenFile> f, const pb::InodeAttr& attr,
                      bool* keep_cache);
   // A handle on the file `attr` describes, opened with `flags` by `c`.
@@ -999,8 +1002,8 @@ Status FileSystemImpl::CheckLocksHeld(const struct OpenFile& f) const {
   return Status::Ok();
 }
 
-Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
-                               CallCanceller* cancel) {
+Result<std::shared_ptr<struct OpenFile>> FileSystemImpl::LockingHandle(uint64_t handle,
+                                                                       pb::LockRange* lock) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
   {
@@ -1008,26 +1011,24 @@ Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
     RETURN_IF_ERROR(CheckLocksHeld(*f));
   }
   ASSIGN_OR_RETURN(uint64_t session, locks_.Session(), "opening a lock session");
-  lock.set_lock_session(session);
-  pb::LockRange conflict;
-  RETURN_IF_ERROR(locks_.Lock(f->inode, lock, wait, cancel, &conflict));
+  lock->set_lock_session(session);
+  return f;
+}
+
+Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
+                               CallCanceller* cancel) {
+  ASSIGN_OR_RETURN(std::shared_ptr<struct OpenFile> f, LockingHandle(handle, &lock));
+  RETURN_IF_ERROR(locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr));
   if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
     std::lock_guard guard(f->mu);
-    f->lock_session = session;
+    f->lock_session = lock.lock_session();
   }
   return Status::Ok();
 }
 
 Result<std::optional<pb::LockRange>> FileSystemImpl::GetLock(uint64_t handle, pb::LockRange lock) {
-  std::shared_ptr<struct OpenFile> f = Handle(handle);
-  if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
-  {
-    std::lock_guard guard(f->mu);
-    RETURN_IF_ERROR(CheckLocksHeld(*f));
-  }
-  // The caller's own locks never conflict: test as this mount's session.
-  ASSIGN_OR_RETURN(uint64_t session, locks_.Session(), "opening a lock session");
-  lock.set_lock_session(session);
+  // The caller's own locks never conflict: tested as this mount's session.
+  ASSIGN_OR_RETURN(std::shared_ptr<struct OpenFile> f, LockingHandle(handle, &lock));
   return locks_.Test(f->inode, lock);
 }
 

@@ -536,8 +536,8 @@ void MetaServiceImpl::ProposeLockCommand(pb::MetaCommand cmd,
     pb::MetaReply reply;
     if (!reply.ParseFromString(*r)) return done(Status::Internal("undecodable reply"));
     if (reply.changed_inodes_size() > 0) {
-      locks_->Wake(std::vector<uint64_t>(reply.changed_inodes().begin(),
-                                         reply.changed_inodes().end()));
+      locks_->Wake(
+          std::vector<uint64_t>(reply.changed_inodes().begin(), reply.changed_inodes().end()));
     }
     done(std::move(reply));
   });
@@ -575,8 +575,8 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
     *cmd.mutable_lock() = *req_;
     cmd.mutable_lock()->clear_header();
     cmd.mutable_lock()->set_wait(false);
-    service_->ProposeLockCommand(std::move(cmd), [self = shared_from_this()](
-                                                     Result<pb::MetaReply> r) { self->Done(r); });
+    service_->ProposeLockCommand(
+        std::move(cmd), [self = shared_from_this()](Result<pb::MetaReply> r) { self->Done(r); });
   }
 
   void Done(const Result<pb::MetaReply>& r) {
@@ -636,26 +636,38 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetLock(grpc::CallbackServerContext* 
   });
 }
 
-grpc::ServerUnaryReactor* MetaServiceImpl::ReleaseLocks(grpc::CallbackServerContext* ctx,
-                                                        const pb::ReleaseLocksRequest* req,
-                                                        pb::EmptyReply* reply) {
+template <class Reply, class Out>
+grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerContext* ctx,
+                                                        const pb::RpcHeader& header, Reply* reply,
+                                                        pb::MetaCommand cmd, Out out) {
   auto* reactor = ctx->DefaultReactor();
-  if (Status s = CheckHeader(req->header()); !s.ok()) {
+  if (Status s = CheckHeader(header); !s.ok()) {
     FillError(s, reply->mutable_error());
     reactor->Finish(grpc::Status::OK);
     return reactor;
   }
-  pb::MetaCommand cmd;
-  *cmd.mutable_release_locks() = *req;
-  cmd.mutable_release_locks()->clear_header();
   const auto start = std::chrono::steady_clock::now();
-  ProposeLockCommand(std::move(cmd), [this, reactor, reply, start](Result<pb::MetaReply> r) {
+  ProposeLockCommand(std::move(cmd), [this, reactor, reply, start, out](Result<pb::MetaReply> r) {
     Status s = r.ok() ? ReplyStatus(*r) : r.status();
-    if (!s.ok()) FillError(s, reply->mutable_error());
+    if (s.ok()) {
+      out(*r, reply);
+    } else {
+      FillError(s, reply->mutable_error());
+    }
     mutations_.Add(start, !s.ok());
     reactor->Finish(grpc::Status::OK);
   });
   return reactor;
+}
+
+grpc::ServerUnaryReactor* MetaServiceImpl::ReleaseLocks(grpc::CallbackServerContext* ctx,
+                                                        const pb::ReleaseLocksRequest* req,
+                                                        pb::EmptyReply* reply) {
+  pb::MetaCommand cmd;
+  *cmd.mutable_release_locks() = *req;
+  cmd.mutable_release_locks()->clear_header();
+  return LockMutation(ctx, req->header(), reply, std::move(cmd),
+                      [](const pb::MetaReply&, pb::EmptyReply*) {});
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerContext* ctx,
@@ -683,29 +695,14 @@ grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerConte
                   return Status::Ok();
                 });
   }
-  auto* reactor = ctx->DefaultReactor();
-  if (Status s = CheckHeader(req->header()); !s.ok()) {
-    FillError(s, reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
   pb::MetaCommand cmd;
   cmd.mutable_open_lock_session();
-  const auto start = std::chrono::steady_clock::now();
-  ProposeLockCommand(std::move(cmd),
-                     [this, reactor, reply, start, lease_ms](Result<pb::MetaReply> r) {
-                       Status s = r.ok() ? ReplyStatus(*r) : r.status();
-                       if (s.ok()) {
-                         locks_->Renew(r->lock_session());
-                         reply->set_lock_session(r->lock_session());
-                         reply->set_lease_ms(lease_ms);
-                       } else {
-                         FillError(s, reply->mutable_error());
-                       }
-                       mutations_.Add(start, !s.ok());
-                       reactor->Finish(grpc::Status::OK);
-                     });
-  return reactor;
+  return LockMutation(ctx, req->header(), reply, std::move(cmd),
+                      [this, lease_ms](const pb::MetaReply& m, pb::LockSessionReply* r) {
+                        locks_->Renew(m.lock_session());
+                        r->set_lock_session(m.lock_session());
+                        r->set_lease_ms(lease_ms);
+                      });
 }
 
 }  // namespace dfs::meta

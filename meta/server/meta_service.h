@@ -109,8 +109,7 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
                                     pb::LockReply*) override;
   grpc::ServerUnaryReactor* ReleaseLocks(grpc::CallbackServerContext*,
                                          const pb::ReleaseLocksRequest*, pb::EmptyReply*) override;
-  grpc::ServerUnaryReactor* LockSession(grpc::CallbackServerContext*,
-                                        const pb::LockSessionRequest*,
+  grpc::ServerUnaryReactor* LockSession(grpc::CallbackServerContext*, const pb::LockSessionRequest*,
                                         pb::LockSessionReply*) override;
 
  private:
@@ -152,8 +151,13 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   // Proposes a lock command (not deduplicated: lock commands are
   // idempotent) and calls `done` with its MetaReply or failure, waking the
   // lock waiters of the inodes it released.
-  void ProposeLockCommand(pb::MetaCommand cmd,
-                          std::function<void(Result<pb::MetaReply>)> done);
+  void ProposeLockCommand(pb::MetaCommand cmd, std::function<void(Result<pb::MetaReply>)> done);
+  // ProposeLockCommand for an RPC: `out` fills the reply from a
+  // successful MetaReply.
+  template <class Reply, class Out>
+  grpc::ServerUnaryReactor* LockMutation(grpc::CallbackServerContext* ctx,
+                                         const pb::RpcHeader& header, Reply* reply,
+                                         pb::MetaCommand cmd, Out out);
   friend class LockCall;
 
   MetaServiceOptions options_;
