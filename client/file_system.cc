@@ -223,7 +223,8 @@ class FileSystemImpl final : public FileSystem {
   std::shared_ptr<struct OpenFile> Handle(uint64_t handle);
   // SESSION_EXPIRED if `f` took locks in a lock session that lapsed.
   // REQUIRES: f.mu held.
-  Status CheckLocksHeld(const struct OpenFile& f) const;
+  // May renew the lock session first (LockClient::Confirm).
+  Status CheckLocksHeld(const struct OpenFile& f);
   // The open file `handle` for a lock call, its locks not lost; sets
   // lock->lock_session to this mount's session (opened if need be).
   Result<std::shared_ptr<struct OpenFile>> LockingHandle(uint64_t handle, pb::LockRange* lock);
@@ -994,12 +995,8 @@ Result<std::unique_ptr<FileSystem>> FileSystem::Open(FileSystemOptions options) 
 
 // ------------------------------------------------------------------- locks
 
-Status FileSystemImpl::CheckLocksHeld(const struct OpenFile& f) const {
-  if (f.lock_session != 0 && locks_.Lapsed(f.lock_session)) {
-    return Status::SessionExpired(
-        "the locks taken through this open file were lost: the mount's lock lease lapsed");
-  }
-  return Status::Ok();
+Status FileSystemImpl::CheckLocksHeld(const struct OpenFile& f) {
+  return f.lock_session == 0 ? Status::Ok() : locks_.Confirm(f.lock_session);
 }
 
 Result<std::shared_ptr<struct OpenFile>> FileSystemImpl::LockingHandle(uint64_t handle,

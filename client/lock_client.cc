@@ -42,12 +42,14 @@ Result<uint64_t> LockClient::Session() {
     std::lock_guard lock(mu_);
     if (session_ != 0) return session_;
   }
+  auto sent = std::chrono::steady_clock::now();
   auto client = pool_.Acquire(0, 0, {});
   ASSIGN_OR_RETURN(pb::LockSessionReply reply, client->LockSession(0));
   std::lock_guard lock(mu_);
   if (session_ == 0) {
     session_ = reply.lock_session();
     lease_ = std::chrono::milliseconds(reply.lease_ms());
+    renewed_ = sent;
     DFS_LOG(INFO) << "lock session " << session_ << " opened (lease " << lease_.count() << " ms)";
     cv_.notify_all();  // the renewer starts renewing it
   }
@@ -66,32 +68,78 @@ bool LockClient::Lapsed(uint64_t lock_session) const {
   return lapsed_.count(lock_session) > 0;
 }
 
+void LockClient::MarkLapsed(uint64_t lock_session) {
+  if (!lapsed_.insert(lock_session).second) return;
+  DFS_LOG(WARN) << "lock session " << lock_session
+                << " lapsed: this mount's locks in it were released by the cluster";
+  if (session_ == lock_session) session_ = 0;
+  for (auto it = holders_.begin(); it != holders_.end();) {
+    it = it->second == lock_session ? holders_.erase(it) : std::next(it);
+  }
+  std::erase_if(unreleased_,
+                [&](const pb::ReleaseLocksRequest& r) { return r.lock_session() == lock_session; });
+}
+
+Status LockClient::Renew(uint64_t lock_session) {
+  auto sent = std::chrono::steady_clock::now();
+  Result<pb::LockSessionReply> r = pool_.Acquire(0, 0, {})->LockSession(lock_session);
+  std::lock_guard lock(mu_);
+  if (r.ok()) {
+    if (lock_session == session_) renewed_ = std::max(renewed_, sent);
+    return Status::Ok();
+  }
+  if (r.status().code() == ErrorCode::SESSION_EXPIRED) MarkLapsed(lock_session);
+  return r.status();
+}
+
+Status LockClient::Confirm(uint64_t lock_session) {
+  {
+    std::lock_guard lock(mu_);
+    if (lapsed_.count(lock_session) > 0) {
+      return Status::SessionExpired(
+          "the locks taken through this open file were lost: the mount's lock lease lapsed");
+    }
+    if (lock_session != session_) return Status::Ok();  // not this client's to judge
+    if (std::chrono::steady_clock::now() - renewed_ < lease_ * 3 / 4) return Status::Ok();
+  }
+  RETURN_IF_ERROR(Renew(lock_session), "confirming this mount's locks");
+  return Status::Ok();
+}
+
 void LockClient::RenewLoop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    if (session_ == 0) {
-      cv_.wait(lock, [&] { return stop_ || session_ != 0; });
+    if (session_ == 0 && unreleased_.empty()) {
+      cv_.wait(lock, [&] { return stop_ || session_ != 0 || !unreleased_.empty(); });
       continue;
     }
     // A quarter of the lease: a renewal can fail (a leader change) and
     // the next one still comes in time.
     cv_.wait_for(lock, std::max(lease_ / 4, std::chrono::milliseconds(100)), [&] { return stop_; });
-    if (stop_ || session_ == 0) continue;
+    if (stop_) continue;
     uint64_t session = session_;
     lock.unlock();
-    Result<pb::LockSessionReply> r = pool_.Acquire(0, 0, {})->LockSession(session);
+    if (session != 0) {
+      Status s = Renew(session);
+      DFS_LOG_IF(WARN, !s.ok() && s.code() != ErrorCode::SESSION_EXPIRED)
+          << "renewing lock session " << session << ": " << s;
+    }
+    RetryReleases();
     lock.lock();
-    if (r.ok() || r.status().code() != ErrorCode::SESSION_EXPIRED) {
-      if (!r.ok()) DFS_LOG(WARN) << "renewing lock session " << session << ": " << r.status();
-      continue;
-    }
-    DFS_LOG(WARN) << "lock session " << session
-                  << " lapsed: this mount's locks in it were released by the cluster";
-    lapsed_.insert(session);
-    if (session_ == session) session_ = 0;
-    for (auto it = holders_.begin(); it != holders_.end();) {
-      it = it->second == session ? holders_.erase(it) : std::next(it);
-    }
+  }
+}
+
+void LockClient::RetryReleases() {
+  std::vector<pb::ReleaseLocksRequest> pending;
+  {
+    std::lock_guard lock(mu_);
+    pending.swap(unreleased_);
+  }
+  for (const pb::ReleaseLocksRequest& req : pending) {
+    Status s = pool_.Acquire(0, 0, {})->ReleaseLocks(req);
+    if (s.ok()) continue;
+    std::lock_guard lock(mu_);
+    if (lapsed_.count(req.lock_session()) == 0) unreleased_.push_back(req);
   }
 }
 
@@ -100,7 +148,15 @@ Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait, Ca
   pb::LockRequest req;
   req.set_inode(inode);
   *req.mutable_lock() = lock;
+  // Only a lock waits; an unlock never conflicts.
+  wait = wait && lock.type() != pb::LOCK_TYPE_UNLOCK;
   req.set_wait(wait);
+  if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
+    // Noted before the call: if it is granted but the answer is lost (an
+    // interrupted wait, a timeout), the close still releases it.
+    std::lock_guard guard(mu_);
+    holders_[{inode, lock.kind(), lock.owner()}] = lock.lock_session();
+  }
   std::unique_ptr<MetaClient> waiter;
   if (wait) waiter = NewClient();
   for (;;) {
@@ -113,17 +169,10 @@ Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait, Ca
     if (s.code() == ErrorCode::LOCK_CONFLICT && conflict != nullptr) *conflict = reply->conflict();
     if (s.code() == ErrorCode::SESSION_EXPIRED) {
       std::lock_guard guard(mu_);
-      lapsed_.insert(lock.lock_session());
-      if (session_ == lock.lock_session()) session_ = 0;
+      MarkLapsed(lock.lock_session());
     }
-    if (!s.ok()) return s;
-    break;
+    return s;
   }
-  if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
-    std::lock_guard guard(mu_);
-    holders_[{inode, lock.kind(), lock.owner()}] = lock.lock_session();
-  }
-  return Status::Ok();
 }
 
 Result<std::optional<pb::LockRange>> LockClient::Test(uint64_t inode, const pb::LockRange& lock) {
@@ -136,20 +185,24 @@ Result<std::optional<pb::LockRange>> LockClient::Test(uint64_t inode, const pb::
 }
 
 Status LockClient::Release(uint64_t inode, pb::LockKind kind, uint64_t owner) {
-  uint64_t session = 0;
+  pb::ReleaseLocksRequest req;
   {
     std::lock_guard lock(mu_);
     auto it = holders_.find({inode, kind, owner});
     if (it == holders_.end()) return Status::Ok();
-    session = it->second;
+    req.set_lock_session(it->second);
     holders_.erase(it);
   }
-  pb::ReleaseLocksRequest req;
   req.set_inode(inode);
   req.set_kind(kind);
-  req.set_lock_session(session);
   req.set_owner(owner);
-  return pool_.Acquire(0, 0, {})->ReleaseLocks(req);
+  Status s = pool_.Acquire(0, 0, {})->ReleaseLocks(req);
+  if (!s.ok()) {
+    std::lock_guard lock(mu_);
+    unreleased_.push_back(req);
+    cv_.notify_all();
+  }
+  return s;
 }
 
 size_t LockClient::holders() const {

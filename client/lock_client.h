@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 #include <tuple>
+#include <vector>
 
 #include "client/meta_client.h"
 #include "client/meta_pool.h"
@@ -47,6 +48,12 @@ class LockClient {
   uint64_t current() const;
   // The leader said `lock_session` lapsed: its locks are gone.
   bool Lapsed(uint64_t lock_session) const;
+  // OK if `lock_session` surely still holds its locks: renewed within
+  // three quarters of the lease (as this client's clock measures from the
+  // renewal's send, which the leader's lease outlasts), or renewed now.
+  // SESSION_EXPIRED if it lapsed; the renewal's error if it cannot tell.
+  // A mount that stalled past its lease learns so here, before it writes.
+  Status Confirm(uint64_t lock_session);
 
   // Takes, changes or releases (UNLOCK) `lock` on `inode` in `lock`'s
   // session. LOCK_CONFLICT (with `conflict` filled) if another holder has
@@ -65,6 +72,13 @@ class LockClient {
 
  private:
   void RenewLoop();
+  // One renewal, sent now; records its send time when it succeeds and
+  // marks the session lapsed when the leader says so.
+  Status Renew(uint64_t lock_session);
+  // REQUIRES: mu_ held. The session's locks are gone.
+  void MarkLapsed(uint64_t lock_session);
+  // Sends the releases that failed before (from the renewer).
+  void RetryReleases();
   std::unique_ptr<MetaClient> NewClient() const;
 
   MetaClientOptions options_;
@@ -75,9 +89,13 @@ class LockClient {
   bool stop_ = false;
   uint64_t session_ = 0;  // 0: none open
   std::chrono::milliseconds lease_{10000};
+  std::chrono::steady_clock::time_point renewed_;  // send time of the last good renewal
   std::set<uint64_t> lapsed_;
   // (inode, kind, owner) -> the session its locks were taken in.
   std::map<std::tuple<uint64_t, int, uint64_t>, uint64_t> holders_;
+  // Releases whose call failed, retried until they succeed or their
+  // session lapses (a lock must not outlive its close).
+  std::vector<pb::ReleaseLocksRequest> unreleased_;
   std::thread renewer_;  // last: started when the rest is ready
 };
 

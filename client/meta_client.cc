@@ -108,7 +108,9 @@ Status MetaClient::Invoke(Reply* reply, Call call, pb::RpcHeader* mutation, Call
       rpc = call(stubs_[leader_].get(), &ctx, reply);
       if (cancel != nullptr) {
         cancel->Detach();
-        if (cancel->cancelled()) return Status::Interrupted("call interrupted");
+        // An answer that arrived is the answer (a lock granted just before
+        // the signal is held, and the caller must know it).
+        if (!rpc.ok() && cancel->cancelled()) return Status::Interrupted("call interrupted");
       }
     }
     if (rpc.ok() && reply->error().code() == 0) return Status::Ok();

@@ -3,8 +3,8 @@
 // from it after a read barrier.
 //
 // State lives in RocksDB (column families for inodes, dentries, chunks,
-// xattrs, nodes, sessions and garbage, and two indexes: chunk_ids and
-// garbage_by_node); every Apply call is one atomic WriteBatch that also
+// xattrs, nodes, sessions, garbage, locks and the trash, and two indexes:
+// chunk_ids and garbage_by_node); every Apply call is one atomic WriteBatch that also
 // records the applied index, so a restart neither loses nor repeats an
 // entry.
 //

@@ -10,10 +10,9 @@
 namespace dfs::meta::keys {
 
 // Column families, in the order MetaStore opens them (default first).
-inline constexpr const char* kFamilies[] = {"default",   "inodes",         "dentries", "chunks",
-                                            "xattrs",    "nodes",          "sessions", "garbage",
-                                            "chunk_ids", "garbage_by_node", "locks",
-                                            "trash"};
+inline constexpr const char* kFamilies[] = {"default",   "inodes",          "dentries", "chunks",
+                                            "xattrs",    "nodes",           "sessions", "garbage",
+                                            "chunk_ids", "garbage_by_node", "locks",    "trash"};
 inline constexpr size_t kFamilyCount = sizeof(kFamilies) / sizeof(kFamilies[0]);
 
 // Keys of the default column family.

@@ -419,7 +419,7 @@ struct FuseOps {
     FuseMount* m = Self(req);
     if (fi->flock_release) {
       // The last close of an open file description drops its flock.
-      Status unlocked = m->fs_->ReleaseLocks(fi->fh, pb::LOCK_KIND_FLOCK, fi->lock_owner);
+      Status unlocked = m->fs_->ReleaseLocks(fi->fh, pb::LOCK_KIND_FLOCK, FlockOwner(fi));
       DFS_LOG_IF(WARN, !unlocked.ok()) << "releasing flock at close: " << unlocked;
     }
     m->UntrackHandle(fi->fh);
@@ -462,10 +462,17 @@ struct FuseOps {
                                    : pb::LOCK_TYPE_UNLOCK);
     want.set_start(0);
     want.set_end(UINT64_MAX);
-    want.set_owner(fi->lock_owner);
+    want.set_owner(FlockOwner(fi));
     want.set_pid(static_cast<uint32_t>(fuse_req_ctx(req)->pid));
     ReplyStatus(req, TakeLock(req, fi->fh, want, (op & LOCK_NB) == 0), "flock");
   }
+
+  // The holder of an flock: the open file description, which is our file
+  // handle. Not the kernel's lock owner: that is the address of the kernel's
+  // struct file, which the next open may reuse while the RELEASE of the
+  // last one (sent in the background) is still on its way, and that late
+  // RELEASE would then drop the new lock.
+  static uint64_t FlockOwner(const fuse_file_info* fi) { return fi->fh; }
 
   // struct flock as the kernel sends it (l_start absolute, l_len 0 = to the
   // end of file) as a LockRange.

@@ -55,14 +55,31 @@ Result<pb::MetaReply> Lock(MetaTxn& txn, const OpContext&, const pb::LockRequest
   pb::LockRange want = Normalized(req.lock());
   ASSIGN_OR_RETURN(std::optional<pb::LockList> list, txn.GetLockList(req.inode()));
   pb::LockList locks = list.value_or(pb::LockList());
+  bool released = false;
+  if (want.kind() == pb::LOCK_KIND_FLOCK && want.type() != pb::LOCK_TYPE_UNLOCK) {
+    // Linux converts an flock by dropping the old lock first, so a
+    // conversion that has to wait (two readers both upgrading) waits
+    // holding nothing, and one of them wins.
+    for (const pb::LockRange& held : locks.locks()) {
+      if (SameHolder(held, want) && held.type() != want.type()) {
+        released = ReleaseHolder(&locks, want.kind(), want.lock_session(), want.owner());
+        break;
+      }
+    }
+  }
   if (const pb::LockRange* conflict = FindLockConflict(locks, want)) {
     pb::MetaReply reply = MakeReply(Status::LockConflict("inode " + std::to_string(req.inode()) +
                                                          " is locked by another owner"));
     *reply.mutable_conflict() = *conflict;
+    // The refusal stands; the dropped lock stays dropped.
+    if (released) {
+      reply.add_changed_inodes(req.inode());
+      txn.PutLockList(req.inode(), locks);
+    }
     return reply;
   }
   pb::MetaReply reply;
-  if (ApplyLock(&locks, want)) reply.add_changed_inodes(req.inode());
+  if (ApplyLock(&locks, want) || released) reply.add_changed_inodes(req.inode());
   txn.PutLockList(req.inode(), locks);
   return reply;
 }

@@ -16,7 +16,9 @@ namespace dfs::meta::ops {
 // Locks on one inode by a live session: LOCK_CONFLICT (the reply's error,
 // with `conflict`) while another holder blocks it, SESSION_EXPIRED for a
 // session that lapsed or never was, NOT_FOUND for a missing inode.
-// changed_inodes names the inode when a lock was released or weakened.
+// changed_inodes names the inode when a lock was released or weakened. An
+// flock conversion (shared <-> exclusive) first drops the holder's old lock,
+// as Linux does, and a refused conversion leaves it dropped.
 Result<pb::MetaReply> Lock(MetaTxn& txn, const OpContext& ctx, const pb::LockRequest& req);
 // Every lock of one holder on one inode; nothing held is not an error.
 Result<pb::MetaReply> ReleaseLocks(MetaTxn& txn, const OpContext& ctx,

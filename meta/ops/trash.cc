@@ -246,8 +246,8 @@ Result<pb::MetaReply> TrashRestore(MetaTxn& txn, const OpContext& ctx,
 
 Result<pb::MetaReply> TrashPurge(MetaTxn& txn, const OpContext& ctx,
                                  const pb::TrashPurgeCommand& req) {
-  const uint32_t max = req.max_entries() == 0 ? kDefaultPurgeEntries
-                                              : std::min(req.max_entries(), kMaxPurgeEntries);
+  const uint32_t max =
+      req.max_entries() == 0 ? kDefaultPurgeEntries : std::min(req.max_entries(), kMaxPurgeEntries);
   ASSIGN_OR_RETURN(std::vector<pb::TrashRecord> oldest, txn.ListTrash(0, max));
   pb::MetaReply reply;
   uint64_t purged = 0;

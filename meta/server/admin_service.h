@@ -11,6 +11,7 @@
 #include "meta/raft/raft_node.h"
 #include "meta/server/node_registry.h"
 #include "meta/server/repair_scheduler.h"
+#include "meta/server/watch_hub.h"
 #include "proto/admin.grpc.pb.h"
 
 namespace dfs::meta {
@@ -18,15 +19,18 @@ namespace dfs::meta {
 class AdminServiceImpl final : public pb::AdminService::Service {
  public:
   // REQUIRES: every pointer outlives the service. `scratch_dir`: where
-  // backups are staged (under the server's data directory).
+  // backups are staged (under the server's data directory). `watch_hub`
+  // (may be null) hears what trash restores and purges change.
   AdminServiceImpl(raft::RaftNode* node, MetaStore* store, NodeRegistry* registry,
-                   RepairScheduler* repair, std::string scratch_dir, uint32_t replication)
+                   RepairScheduler* repair, std::string scratch_dir, uint32_t replication,
+                   WatchHub* watch_hub = nullptr)
       : node_(node),
         store_(store),
         registry_(registry),
         repair_(repair),
         scratch_dir_(std::move(scratch_dir)),
-        replication_(replication) {}
+        replication_(replication),
+        watch_hub_(watch_hub) {}
 
   grpc::Status Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                       pb::StatusReply* reply) override;
@@ -76,6 +80,7 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   RepairScheduler* repair_;
   const std::string scratch_dir_;
   const uint32_t replication_;
+  WatchHub* watch_hub_;
 };
 
 }  // namespace dfs::meta

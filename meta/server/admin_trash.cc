@@ -39,6 +39,23 @@ pb::TrashEntry ToEntry(const pb::TrashRecord& record) {
   return entry;
 }
 
+// What a restore changes for the mounts (docs/meta.md, "Watches"): the
+// file, both directories, and the entry in each.
+pb::WatchEvent RestoreEvent(uint64_t inode, uint64_t parent, const std::string& name,
+                            const std::string& trash_name) {
+  pb::WatchEvent event;
+  event.add_inodes(inode);
+  event.add_inodes(parent);
+  event.add_inodes(ops::kTrashInode);
+  pb::WatchEntry* entry = event.add_entries();
+  entry->set_parent(parent);
+  entry->set_name(name);
+  entry = event.add_entries();
+  entry->set_parent(ops::kTrashInode);
+  entry->set_name(trash_name);
+  return event;
+}
+
 }  // namespace
 
 grpc::Status AdminServiceImpl::TrashList(grpc::ServerContext*, const pb::TrashListRequest* req,
@@ -72,9 +89,11 @@ grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
   // entry's original one (read before the command takes the record away).
   uint64_t parent = req->to_parent();
   std::string name = req->to_name();
-  if (parent == 0) {
-    Result<std::vector<pb::TrashRecord>> record = store_->ListTrash(req->id() - 1, 1);
-    if (record.ok() && !record->empty() && record->front().id() == req->id()) {
+  std::string trash_name;
+  Result<std::vector<pb::TrashRecord>> record = store_->ListTrash(req->id() - 1, 1);
+  if (record.ok() && !record->empty() && record->front().id() == req->id()) {
+    trash_name = ops::TrashEntryName(req->id(), record->front().name());
+    if (parent == 0) {
       parent = record->front().parent();
       name = record->front().name();
     }
@@ -90,6 +109,9 @@ grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
     return grpc::Status::OK;
   }
   reply->set_inode(applied->attr().inode());
+  if (watch_hub_ != nullptr) {
+    watch_hub_->Publish(RestoreEvent(applied->attr().inode(), parent, name, trash_name), 0);
+  }
   Result<std::string> path = store_->EntryPath(parent, name);
   reply->set_path(path.ok() && !path->empty() ? *path : name);
   return grpc::Status::OK;
@@ -118,6 +140,11 @@ grpc::Status AdminServiceImpl::TrashPurge(grpc::ServerContext*, const pb::TrashP
       return grpc::Status::OK;
     }
     reply->set_purged(reply->purged() + applied->trash_purged());
+    if (applied->trash_purged() > 0 && watch_hub_ != nullptr) {
+      pb::WatchEvent event;  // the trash's listing changed
+      event.add_inodes(ops::kTrashInode);
+      watch_hub_->Publish(event, 0);
+    }
     reply->set_freed_chunks(reply->freed_chunks() + applied->freed_chunks_size());
     if (applied->trash_purged() < kPurgeBatch) break;
   }

@@ -40,9 +40,12 @@ bool LockManager::Renew(uint64_t lock_session) {
 
 void LockManager::Wait(uint64_t inode, std::chrono::steady_clock::time_point deadline,
                        std::function<bool()> cancelled, WaitDone done) {
+  // A leader elected since the last tick waits its waiters too; if it
+  // stops leading, the next tick answers them.
+  bool leader = node_->GetStatus().role == raft::StateRole::kLeader;
   {
     std::lock_guard lock(mu_);
-    if (leading_ && !stop_) {
+    if ((leading_ || leader) && !stop_) {
       waiters_.emplace(inode, Waiter{deadline, std::move(cancelled), std::move(done)});
       return;
     }
@@ -113,12 +116,11 @@ void LockManager::Tick() {
   {
     std::lock_guard lock(mu_);
     if (!leading) {
-      if (leading_) {
-        leases_.clear();
-        for (auto& [inode, w] : waiters_)
-          ready_.push_back(Ready{std::move(w.done), WaitEnd::kNotLeader});
-        waiters_.clear();
-      }
+      leases_.clear();
+      expiring_.clear();
+      for (auto& [inode, w] : waiters_)
+        ready_.push_back(Ready{std::move(w.done), WaitEnd::kNotLeader});
+      waiters_.clear();
       leading_ = false;
       return;
     }
@@ -130,7 +132,7 @@ void LockManager::Tick() {
       for (uint64_t id : *live) {
         auto it = leases_.find(id);
         kept[id] = it != leases_.end() ? it->second : now + options_.lease;
-        if (kept[id] < now) lapsed.push_back(id);
+        if (kept[id] < now && expiring_.insert(id).second) lapsed.push_back(id);
       }
       leases_ = std::move(kept);
     }
@@ -152,14 +154,24 @@ void LockManager::ExpireLapsed(const std::vector<uint64_t>& lapsed) {
     cmd.mutable_expire_lock_sessions()->add_lock_sessions(id);
   cmd.mutable_expire_lock_sessions()->set_forget_expired_before_ns(
       WallNanos() - std::chrono::duration_cast<std::chrono::nanoseconds>(kRememberExpired).count());
-  Result<pb::MetaReply> reply = ProposeCommand(node_, std::move(cmd), std::chrono::seconds(2));
-  if (!reply.ok()) {
-    DFS_LOG(WARN) << "expiring " << lapsed.size() << " lapsed lock sessions: " << reply.status();
-    return;  // tried again next tick
-  }
-  DFS_LOG(INFO) << "lock sessions lapsed, their locks released: " << lapsed.size() << " sessions, "
-                << reply->changed_inodes_size() << " inodes";
-  Wake(std::vector<uint64_t>(reply->changed_inodes().begin(), reply->changed_inodes().end()));
+  cmd.set_now_ns(WallNanos());
+  // Not waited for here: this thread answers the waiters meanwhile.
+  node_->Propose(cmd.SerializeAsString(), [this, lapsed](Result<std::string> r) {
+    pb::MetaReply reply;
+    if (r.ok() && !reply.ParseFromString(*r)) r = Status::Internal("undecodable reply");
+    {
+      std::lock_guard lock(mu_);
+      for (uint64_t id : lapsed)
+        expiring_.erase(id);  // if it failed, the next tick proposes again
+    }
+    if (!r.ok()) {
+      DFS_LOG(WARN) << "expiring " << lapsed.size() << " lapsed lock sessions: " << r.status();
+      return;
+    }
+    DFS_LOG(INFO) << "lock sessions lapsed, their locks released: " << lapsed.size()
+                  << " sessions, " << reply.changed_inodes_size() << " inodes";
+    Wake(std::vector<uint64_t>(reply.changed_inodes().begin(), reply.changed_inodes().end()));
+  });
 }
 
 }  // namespace dfs::meta

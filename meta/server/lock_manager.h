@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -82,6 +83,7 @@ class LockManager {
   void Run();
   // Leadership, leases and expiry, waiter deadlines.
   void Tick();
+  // Proposes the expiry without waiting; its callback wakes the waiters.
   void ExpireLapsed(const std::vector<uint64_t>& lapsed);
 
   const LockManagerOptions options_;
@@ -94,9 +96,10 @@ class LockManager {
   bool leading_ = false;
   uint64_t term_ = 0;
   std::map<uint64_t, std::chrono::steady_clock::time_point> leases_;  // session -> lapse
-  std::multimap<uint64_t, Waiter> waiters_;                           // by inode
-  std::vector<Ready> ready_;                                          // to call back
-  std::thread thread_;  // last: started when the rest is ready
+  std::set<uint64_t> expiring_;              // lapsed sessions whose expiry is proposed
+  std::multimap<uint64_t, Waiter> waiters_;  // by inode
+  std::vector<Ready> ready_;                 // to call back
+  std::thread thread_;                       // last: started when the rest is ready
 };
 
 }  // namespace dfs::meta

@@ -215,10 +215,9 @@ int Main(int argc, char** argv) {
   NodeRegistry registry(cfg.node_dead_after);
   WatchHub watch_hub;
   LockManager locks(LockManagerOptions{cfg.lock_lease}, node->get(), store->get());
-  MetaServiceImpl service(MetaServiceOptions{.replication = cfg.replication,
-                                             .trash = cfg.trash_days > 0},
-                          node->get(), store->get(), &registry,
-                          &watch_hub, &locks);
+  MetaServiceImpl service(
+      MetaServiceOptions{.replication = cfg.replication, .trash = cfg.trash_days > 0}, node->get(),
+      store->get(), &registry, &watch_hub, &locks);
   RepairOptions repair_options;
   repair_options.replication = cfg.replication;
   repair_options.scan_interval = cfg.repair_scan_interval;
@@ -228,7 +227,7 @@ int Main(int argc, char** argv) {
   repair_options.limits.bandwidth = cfg.repair_bandwidth.value;
   RepairScheduler repair(repair_options, node->get(), store->get(), &registry);
   AdminServiceImpl admin(node->get(), store->get(), &registry, &repair, cfg.data_dir + "/scratch",
-                         cfg.replication);
+                         cfg.replication, &watch_hub);
   auto server = raft::ServeRaftNode(cfg.listen, node->get(), {&service, &admin});
   if (!server.ok()) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
@@ -255,7 +254,7 @@ int Main(int argc, char** argv) {
   // server learns the cluster id from the applied format command.
   bool cluster_id_known = (*store)->formatted();
   TrashExpiry trash_expiry(std::chrono::nanoseconds(static_cast<int64_t>(cfg.trash_days * 86400e9)),
-                           node->get(), store->get());
+                           node->get(), store->get(), &watch_hub);
   raft::StateRole last_role = raft::StateRole::kFollower;
   auto next_expiry = std::chrono::steady_clock::now();
   while (!g_stop) {

@@ -593,6 +593,9 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
         [self, s](LockManager::WaitEnd end) {
           switch (end) {
             case LockManager::WaitEnd::kChanged:
+              // A caller that gave up must not be granted a lock it will
+              // never hear of.
+              if (self->ctx_->IsCancelled()) return self->Finish(s);
               return self->Attempt();
             case LockManager::WaitEnd::kDeadline:
               return self->Finish(s);

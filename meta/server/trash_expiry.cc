@@ -22,8 +22,12 @@ steady_clock::duration IntervalFor(std::chrono::nanoseconds keep) {
 }  // namespace
 
 TrashExpiry::TrashExpiry(std::chrono::nanoseconds keep, raft::RaftNode* node,
-                         const MetaStore* store)
-    : keep_(keep), interval_(IntervalFor(keep)), node_(node), store_(store) {}
+                         const MetaStore* store, WatchHub* watch_hub)
+    : keep_(keep),
+      interval_(IntervalFor(keep)),
+      node_(node),
+      store_(store),
+      watch_hub_(watch_hub) {}
 
 bool TrashExpiry::Due(int64_t before_ns) const {
   Result<std::vector<pb::TrashRecord>> oldest = store_->ListTrash(0, 1);
@@ -49,6 +53,11 @@ void TrashExpiry::Tick() {
   if (!reply.ok()) {
     DFS_LOG(WARN) << "purging the trash: " << reply.status();
     return;
+  }
+  if (reply->trash_purged() > 0 && watch_hub_ != nullptr) {
+    pb::WatchEvent event;  // the trash's listing changed
+    event.add_inodes(ops::kTrashInode);
+    watch_hub_->Publish(event, 0);
   }
   DFS_LOG(INFO) << "purged " << reply->trash_purged() << " trash entries older than "
                 << std::chrono::duration<double>(keep_).count() << "s ("

@@ -10,6 +10,7 @@
 
 #include "meta/meta_store.h"
 #include "meta/raft/raft_node.h"
+#include "meta/server/watch_hub.h"
 
 namespace dfs::meta {
 
@@ -17,8 +18,10 @@ class TrashExpiry {
  public:
   // `keep`: how long a trashed file is kept (trash_days); zero keeps none
   // (the trash is off, and what an earlier configuration left there goes).
-  // REQUIRES: the pointers outlive this object.
-  TrashExpiry(std::chrono::nanoseconds keep, raft::RaftNode* node, const MetaStore* store);
+  // `watch_hub` (may be null) hears that the trash changed. REQUIRES: the
+  // pointers outlive this object.
+  TrashExpiry(std::chrono::nanoseconds keep, raft::RaftNode* node, const MetaStore* store,
+              WatchHub* watch_hub);
 
   // On the leader, from its loop. Blocks for one proposal at most.
   void Tick();
@@ -35,6 +38,7 @@ class TrashExpiry {
   const std::chrono::steady_clock::duration interval_;
   raft::RaftNode* node_;
   const MetaStore* store_;
+  WatchHub* watch_hub_;
   std::chrono::steady_clock::time_point next_ = std::chrono::steady_clock::now();
 };
 

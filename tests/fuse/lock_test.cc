@@ -194,6 +194,50 @@ TEST_CASE("fcntl byte ranges: F_GETLK names the holder's range; ranges split and
   close(b);
 }
 
+TEST_CASE("two shared flocks both upgrading: one wins, as on Linux", "[locks]") {
+  int a = OpenOn(MountA(), "flock-upgrade");
+  int b = OpenOn(MountB(), "flock-upgrade");
+  REQUIRE(FlockErr(a, LOCK_SH) == 0);
+  REQUIRE(FlockErr(b, LOCK_SH) == 0);
+  std::atomic<bool> a_got{false};
+  std::thread upgrader([&] {
+    REQUIRE(FlockErr(a, LOCK_EX) == 0);  // waits: B shares it
+    a_got = true;
+  });
+  std::this_thread::sleep_for(300ms);
+  CHECK_FALSE(a_got.load());
+  // A's waiting upgrade let go of its shared lock: B's upgrade succeeds.
+  CHECK(FlockErr(b, LOCK_EX | LOCK_NB) == 0);
+  REQUIRE(FlockErr(b, LOCK_UN) == 0);
+  upgrader.join();
+  CHECK(a_got.load());
+  close(a);
+  close(b);
+}
+
+TEST_CASE("an flock released late by a closed file does not drop the next open's lock", "[locks]") {
+  // The kernel may give the next open the same struct file, and sends the
+  // last one's RELEASE in the background: the holder is the handle.
+  for (int i = 0; i < 20; i++) {
+    int a = OpenOn(MountA(), "flock-reopen");
+    REQUIRE(FlockErr(a, LOCK_EX | LOCK_NB) == 0);
+    close(a);
+    int a2 = OpenOn(MountA(), "flock-reopen");
+    int b = OpenOn(MountB(), "flock-reopen");
+    int err = EWOULDBLOCK;
+    // The first lock goes with its release; then a2 takes it and holds it.
+    for (int t = 0; t < 200 && err != 0; t++) {
+      err = FlockErr(a2, LOCK_EX | LOCK_NB);
+      if (err != 0) std::this_thread::sleep_for(5ms);
+    }
+    REQUIRE(err == 0);
+    std::this_thread::sleep_for(20ms);
+    CHECK(FlockErr(b, LOCK_EX | LOCK_NB) == EWOULDBLOCK);
+    close(b);
+    close(a2);
+  }
+}
+
 TEST_CASE("F_SETLKW waits, and a signal ends the wait with EINTR", "[locks]") {
   int a = OpenOn(MountA(), "posix-wait");
   REQUIRE(SetLk(a, F_WRLCK, 0, 0) == 0);
@@ -263,12 +307,12 @@ TEST_CASE("a mount stalled past its lease gets errors on its old lock handles", 
   // Expired while it slept: another mount takes the lock.
   CHECK(FlockErr(b, LOCK_EX | LOCK_NB) == 0);
   REQUIRE(kill(c->pid(), SIGCONT) == 0);
-  std::this_thread::sleep_for(1s);  // the mount's next renewal hears it
 
-  // The old handle says the locks are gone, for locks and for writes.
-  CHECK(FlockErr(held, LOCK_EX | LOCK_NB) == EIO);
+  // At once, before any renewal of its own: the old handle says the locks
+  // are gone, for writes and for locks.
   CHECK(write(held, "x", 1) == -1);
   CHECK(errno == EIO);
+  CHECK(FlockErr(held, LOCK_EX | LOCK_NB) == EIO);
   // New handles on that mount lock again (a new session), and B's lock
   // holds against them.
   int fresh = OpenOn(*c, "stalled-holder");

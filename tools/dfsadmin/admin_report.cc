@@ -284,9 +284,9 @@ std::string FormatStatus(const pb::StatusReply& s) {
   out += Summary("REPAIR", repair);
   out += Summary("REBALANCE", fmt::format("balanced {}  queued {}", s.balanced() ? "yes" : "no",
                                           s.rebalance_queued()));
-  out += Summary("TRASH", fmt::format("{} file{}  {}", s.trash_entries(),
-                                      s.trash_entries() == 1 ? "" : "s",
-                                      HumanBytes(s.trash_bytes())));
+  out +=
+      Summary("TRASH", fmt::format("{} file{}  {}", s.trash_entries(),
+                                   s.trash_entries() == 1 ? "" : "s", HumanBytes(s.trash_bytes())));
   out += Summary("LOCKS", fmt::format("{} held on {} files  {} mount sessions", s.locks_held(),
                                       s.locked_inodes(), s.lock_sessions()));
 

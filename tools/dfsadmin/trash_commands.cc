@@ -72,9 +72,9 @@ std::string FormatTrashList(const std::vector<pb::TrashEntry>& entries, uint64_t
   std::vector<std::vector<std::string>> rows = {
       {"ID", "DELETED", "AGE", "SIZE", "UID", "INODE", "PATH"}};
   for (const pb::TrashEntry& e : entries) {
-    rows.push_back({std::to_string(e.id()), UtcTime(e.deleted_ns()),
-                    Age(now_ns - e.deleted_ns()), HumanBytes(e.size()), std::to_string(e.uid()),
-                    std::to_string(e.inode()), e.path()});
+    rows.push_back({std::to_string(e.id()), UtcTime(e.deleted_ns()), Age(now_ns - e.deleted_ns()),
+                    HumanBytes(e.size()), std::to_string(e.uid()), std::to_string(e.inode()),
+                    e.path()});
   }
   std::vector<size_t> width(rows[0].size(), 0);
   for (const auto& row : rows) {

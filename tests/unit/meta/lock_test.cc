@@ -176,6 +176,26 @@ TEST_CASE("locks: sessions, conflicts, release at close, expiry", "[meta][locks]
   CHECK(ReplyStatus(s.Apply(LockCmd(ino, Flock(a, 7, R)))).code() == ErrorCode::SESSION_EXPIRED);
 }
 
+TEST_CASE("locks: an flock conversion drops the old lock first, as Linux does", "[meta][locks]") {
+  TestStore s;
+  uint64_t ino = s.CreateFile(kRoot, "f")->inode();
+  uint64_t a = s.Apply(OpenSessionCmd()).lock_session();
+  uint64_t b = s.Apply(OpenSessionCmd()).lock_session();
+  REQUIRE(ReplyStatus(s.Apply(LockCmd(ino, Flock(a, 1, R)))).ok());
+  REQUIRE(ReplyStatus(s.Apply(LockCmd(ino, Flock(b, 1, R)))).ok());
+  // Both readers upgrade: the first is refused but has let go of its
+  // shared lock, so the second one gets the exclusive lock.
+  pb::MetaReply first = s.Apply(LockCmd(ino, Flock(a, 1, W)));
+  CHECK(ReplyStatus(first).code() == ErrorCode::LOCK_CONFLICT);
+  CHECK(first.changed_inodes_size() == 1);
+  CHECK(ReplyStatus(s.Apply(LockCmd(ino, Flock(b, 1, W)))).ok());
+  CHECK(s->CountLocks()->locks == 1);
+  // Converting back down keeps one lock.
+  REQUIRE(ReplyStatus(s.Apply(LockCmd(ino, Flock(b, 1, R)))).ok());
+  CHECK(s->CountLocks()->locks == 1);
+  CHECK(ReplyStatus(s.Apply(LockCmd(ino, Flock(a, 1, R)))).ok());
+}
+
 TEST_CASE("locks: bad requests are refused and change nothing", "[meta][locks]") {
   TestStore s;
   uint64_t ino = s.CreateFile(kRoot, "f")->inode();

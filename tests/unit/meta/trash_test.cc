@@ -376,8 +376,7 @@ TEST_CASE("an entry named .trash from before the trash keeps working", "[meta][t
   CHECK(s.Attr(kTrashInode).ok());
 }
 
-TEST_CASE("trash entry names: id, dash, name, cut to 255 bytes on a character",
-          "[meta][trash]") {
+TEST_CASE("trash entry names: id, dash, name, cut to 255 bytes on a character", "[meta][trash]") {
   CHECK(ops::TrashEntryName(12, "a.txt") == "12-a.txt");
   std::string ascii(255, 'x');
   CHECK(ops::TrashEntryName(7, ascii) == "7-" + std::string(253, 'x'));
