@@ -1015,7 +1015,19 @@ Result<std::shared_ptr<struct OpenFile>> FileSystemImpl::LockingHandle(uint64_t 
 Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
                                CallCanceller* cancel) {
   ASSIGN_OR_RETURN(std::shared_ptr<struct OpenFile> f, LockingHandle(handle, &lock));
-  RETURN_IF_ERROR(locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr));
+  Status s = locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr);
+  bool held_before;
+  {
+    std::lock_guard guard(f->mu);
+    held_before = f->lock_session != 0;
+  }
+  if (s.code() == ErrorCode::SESSION_EXPIRED && !held_before) {
+    // The session lapsed just now, but this handle held nothing in it:
+    // nothing was lost, so try in a new one.
+    ASSIGN_OR_RETURN(f, LockingHandle(handle, &lock));
+    s = locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr);
+  }
+  RETURN_IF_ERROR(s);
   if (lock.type() != pb::LOCK_TYPE_UNLOCK) {
     std::lock_guard guard(f->mu);
     f->lock_session = lock.lock_session();

@@ -18,12 +18,21 @@ LockClient::LockClient(MetaClientOptions options)
     : options_(std::move(options)), pool_(options_, kPoolSize), renewer_([this] { RenewLoop(); }) {}
 
 LockClient::~LockClient() {
+  uint64_t session = 0;
   {
     std::lock_guard lock(mu_);
     stop_ = true;
+    session = session_;
   }
   cv_.notify_all();
   renewer_.join();
+  if (session == 0) return;
+  // Unmounting: the locks still held go now, not a lease later. Briefly:
+  // an unreachable cluster lets the lease do it.
+  MetaClientOptions brief = options_;
+  brief.timeout = std::min(brief.timeout, std::chrono::milliseconds(2000));
+  Result<pb::LockSessionReply> r = MetaClient(brief).LockSession(session, /*close=*/true);
+  DFS_LOG_IF(WARN, !r.ok()) << "ending lock session " << session << ": " << r.status();
 }
 
 void LockClient::SetClusterId(const std::string& cluster_id) {

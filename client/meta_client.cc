@@ -447,11 +447,12 @@ Status MetaClient::ReleaseLocks(pb::ReleaseLocksRequest req) {
                 [&](auto* stub, auto* ctx, auto* r) { return stub->ReleaseLocks(ctx, req, r); });
 }
 
-Result<pb::LockSessionReply> MetaClient::LockSession(uint64_t lock_session) {
+Result<pb::LockSessionReply> MetaClient::LockSession(uint64_t lock_session, bool close) {
   std::lock_guard lock(mu_);
   pb::LockSessionRequest req;
   *req.mutable_header() = Header(false);
   req.set_lock_session(lock_session);
+  req.set_close(close);
   pb::LockSessionReply reply;
   RETURN_IF_ERROR(Invoke(
       &reply, [&](auto* stub, auto* ctx, auto* r) { return stub->LockSession(ctx, req, r); }));

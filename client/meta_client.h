@@ -97,7 +97,8 @@ class MetaClient {
   Result<pb::LockReply> Lock(pb::LockRequest req, CallCanceller* cancel = nullptr);
   Result<pb::LockReply> GetLock(pb::LockRequest req);
   Status ReleaseLocks(pb::ReleaseLocksRequest req);
-  Result<pb::LockSessionReply> LockSession(uint64_t lock_session);
+  // `close`: end the session (its locks go now).
+  Result<pb::LockSessionReply> LockSession(uint64_t lock_session, bool close = false);
   // Chunk servers (server/meta_link.h). The header is filled in here.
   Result<pb::RegisterNodeReply> RegisterNode(pb::RegisterNodeRequest request);
   Result<pb::HeartbeatReply> Heartbeat(pb::HeartbeatRequest request);

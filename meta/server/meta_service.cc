@@ -677,6 +677,12 @@ grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerConte
                                                        const pb::LockSessionRequest* req,
                                                        pb::LockSessionReply* reply) {
   const uint64_t lease_ms = static_cast<uint64_t>(locks_->lease().count());
+  if (req->close()) {
+    pb::MetaCommand cmd;
+    cmd.mutable_expire_lock_sessions()->add_lock_sessions(req->lock_session());
+    return LockMutation(ctx, req->header(), reply, std::move(cmd),
+                        [](const pb::MetaReply&, pb::LockSessionReply*) {});
+  }
   if (req->lock_session() != 0) {
     // A renewal: a read of the session's state, then the leader's lease.
     return Read(ctx, req->header(), reply, ReadCost::kPoint,
