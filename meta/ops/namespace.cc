@@ -84,7 +84,11 @@ Status DropLink(MetaTxn& txn, const OpContext& ctx, uint64_t inode, pb::MetaRepl
   for (const std::string& name : xattrs)
     txn.DeleteXattr(inode, name);
   txn.DeleteInode(inode);
-  txn.PutLockList(inode, pb::LockList());  // its locks go with it
+  ASSIGN_OR_RETURN(std::optional<pb::LockList> locks, txn.GetLockList(inode));
+  if (locks) {
+    txn.PutLockList(inode, pb::LockList());  // its locks go with it
+    reply->add_changed_inodes(inode);        // and its waiters hear NOT_FOUND
+  }
   ASSIGN_OR_RETURN(uint64_t count, txn.GetCounter(Counter::kInodeCount));
   if (count == 0) return Status::Corrupt("inode count underflow");
   txn.PutCounter(Counter::kInodeCount, count - 1);

@@ -110,6 +110,10 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* c
                      } else {
                        *reply->mutable_error() = meta_reply.error();
                        if (meta_reply.error().code() == 0) out(meta_reply, reply);
+                       if (meta_reply.changed_inodes_size() > 0) {
+                         locks_->Wake(std::vector<uint64_t>(meta_reply.changed_inodes().begin(),
+                                                            meta_reply.changed_inodes().end()));
+                       }
                        // Before the reply: when the caller's call returns, the other
                        // mounts' invalidations are on their way.
                        if (watched != nullptr) PublishWatch(*watched, meta_reply);
