@@ -203,6 +203,15 @@ Status MoveToTrash(MetaTxn& txn, const OpContext& ctx, uint64_t inode, uint64_t 
 Result<pb::MetaReply> TrashRestore(MetaTxn& txn, const OpContext& ctx,
                                    const pb::TrashRestoreCommand& req) {
   ASSIGN_OR_RETURN(std::optional<pb::TrashRecord> record, txn.GetTrash(req.id()));
+  if (!record && req.inode() != 0 && req.parent() != 0) {
+    ASSIGN_OR_RETURN(std::optional<pb::DentryRecord> done, txn.GetDentry(req.parent(), req.name()));
+    if (done && done->inode() == req.inode()) {
+      pb::MetaReply reply;  // restored by an earlier attempt of this call
+      ASSIGN_OR_RETURN(pb::InodeRecord file, RequireInode(txn, req.inode()));
+      *reply.mutable_attr() = file.attr();
+      return reply;
+    }
+  }
   if (!record) return Status::NotFound("no trash entry " + std::to_string(req.id()));
   const uint64_t parent = req.parent() != 0 ? req.parent() : record->parent();
   const std::string name = req.name().empty() ? record->name() : req.name();

@@ -3,6 +3,7 @@
 // are replicated commands (meta/ops/trash.h).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -85,24 +86,31 @@ grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
                                             const pb::TrashRestoreRequest* req,
                                             pb::TrashRestoreReply* reply) {
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
-  // Where it goes, for the reply's path: the request's place, or the
-  // entry's original one (read before the command takes the record away).
+  if (req->to_parent() == 0 && !req->to_name().empty()) {
+    StatusToProto(Status::InvalidArgument("a new name needs the directory to put it in"),
+                  reply->mutable_error());
+    return grpc::Status::OK;
+  }
+  // Where it goes: the request's place, or the entry's original one (read
+  // before the command takes the record away); the original name when only
+  // a directory is given.
   uint64_t parent = req->to_parent();
   std::string name = req->to_name();
   std::string trash_name;
+  uint64_t inode = 0;
   Result<std::vector<pb::TrashRecord>> record = store_->ListTrash(req->id() - 1, 1);
   if (record.ok() && !record->empty() && record->front().id() == req->id()) {
     trash_name = ops::TrashEntryName(req->id(), record->front().name());
-    if (parent == 0) {
-      parent = record->front().parent();
-      name = record->front().name();
-    }
+    inode = record->front().inode();
+    if (parent == 0) parent = record->front().parent();
+    if (name.empty()) name = record->front().name();
   }
   pb::MetaCommand cmd;
   pb::TrashRestoreCommand* restore = cmd.mutable_trash_restore();
   restore->set_id(req->id());
-  restore->set_parent(req->to_parent());
-  restore->set_name(req->to_parent() != 0 ? req->to_name() : "");
+  restore->set_parent(parent);
+  restore->set_name(name);
+  restore->set_inode(inode);
   Result<pb::MetaReply> applied = ProposeCommand(node_, std::move(cmd));
   if (!applied.ok()) {
     StatusToProto(applied.status(), reply->mutable_error());
@@ -117,11 +125,13 @@ grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::TrashPurge(grpc::ServerContext*, const pb::TrashPurgeRequest* req,
+grpc::Status AdminServiceImpl::TrashPurge(grpc::ServerContext* ctx,
+                                          const pb::TrashPurgeRequest* req,
                                           pb::TrashPurgeReply* reply) {
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
-  if (req->older_than_sec() < 0) {
-    StatusToProto(Status::InvalidArgument("--older-than must not be negative"),
+  if (!std::isfinite(req->older_than_sec()) || req->older_than_sec() < 0 ||
+      req->older_than_sec() > 1e9) {
+    StatusToProto(Status::InvalidArgument("--older-than must be between 0 and 1e9 seconds"),
                   reply->mutable_error());
     return grpc::Status::OK;
   }
@@ -129,8 +139,19 @@ grpc::Status AdminServiceImpl::TrashPurge(grpc::ServerContext*, const pb::TrashP
   const int64_t before = req->older_than_sec() == 0
                              ? std::numeric_limits<int64_t>::max()
                              : WallNanos() - static_cast<int64_t>(req->older_than_sec() * 1e9);
-  const auto end = std::chrono::steady_clock::now() + kPurgeRunTime;
-  while (std::chrono::steady_clock::now() < end) {
+  // Batches until done or just before the caller's deadline; then `more`
+  // asks it to call again (each call purges what is old enough then).
+  auto end = std::chrono::steady_clock::now() + kPurgeRunTime;
+  if (ctx != nullptr && ctx->deadline() != std::chrono::system_clock::time_point::max()) {
+    end = std::min(end, std::chrono::steady_clock::now() +
+                            (ctx->deadline() - std::chrono::system_clock::now()) -
+                            std::chrono::milliseconds(300));
+  }
+  for (;;) {
+    if (std::chrono::steady_clock::now() >= end || (ctx != nullptr && ctx->IsCancelled())) {
+      reply->set_more(true);
+      break;
+    }
     pb::MetaCommand cmd;
     cmd.mutable_trash_purge()->set_deleted_before_ns(before);
     cmd.mutable_trash_purge()->set_max_entries(kPurgeBatch);

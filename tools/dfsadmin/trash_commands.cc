@@ -184,7 +184,19 @@ int RunTrashPurge(AdminClient& client, bool json, const std::string& older_than)
     }
     seconds = std::chrono::duration<double>(*age).count();
   }
+  // The leader purges in batches until the call's deadline, then says
+  // whether more is left: call again until it is done.
   Result<pb::TrashPurgeReply> reply = client.TrashPurge(seconds);
+  while (reply.ok() && reply->more()) {
+    Result<pb::TrashPurgeReply> next = client.TrashPurge(seconds);
+    if (!next.ok()) {
+      reply = next.status();
+      break;
+    }
+    next->set_purged(next->purged() + reply->purged());
+    next->set_freed_chunks(next->freed_chunks() + reply->freed_chunks());
+    reply = std::move(next);
+  }
   if (!reply.ok()) {
     PrintError("trash purge", reply.status());
     return kExitFailed;

@@ -231,6 +231,19 @@ TEST_CASE("restore: back where it was, or elsewhere, never over a name", "[meta]
     CHECK(CodeOf(ReplyStatus(s.Apply(RestoreCmd(1)))) == ErrorCode::NOT_FOUND);
     CHECK(ReplyStatus(s.Apply(RestoreCmd(1, kRoot, "f"))).ok());
   }
+  SECTION("a retried restore (the inode given) is answered OK, once it is in place") {
+    pb::MetaCommand restore = RestoreCmd(1, kRoot, "rescued");
+    restore.mutable_trash_restore()->set_inode(f.inode());
+    REQUIRE(ReplyStatus(s.Apply(restore)).ok());
+    pb::MetaReply again = s.Apply(restore);
+    REQUIRE(ReplyStatus(again).ok());
+    CHECK(again.attr().inode() == f.inode());
+    // Without the inode, or once the name holds another file: NOT_FOUND.
+    CHECK(CodeOf(ReplyStatus(s.Apply(RestoreCmd(1, kRoot, "rescued")))) == ErrorCode::NOT_FOUND);
+    REQUIRE(s.Unlink(kRoot, "rescued").ok());
+    REQUIRE(s.CreateFile(kRoot, "rescued").ok());
+    CHECK(CodeOf(ReplyStatus(s.Apply(restore))) == ErrorCode::NOT_FOUND);
+  }
   SECTION("into the trash, or an unknown entry") {
     CHECK(CodeOf(ReplyStatus(s.Apply(RestoreCmd(1, kTrashInode, "x")))) == ErrorCode::READ_ONLY);
     CHECK(CodeOf(ReplyStatus(s.Apply(RestoreCmd(1, kRoot, ".trash")))) == ErrorCode::READ_ONLY);
