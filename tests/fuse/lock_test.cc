@@ -28,12 +28,12 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kLease = 2s;  // the cluster's --lock-lease
+constexpr auto kLease = 3s;  // the cluster's --lock-lease
 
 testing::MountedCluster& Cluster() {
   static testing::MountedCluster cluster([] {
     testing::MountedClusterOptions o;
-    o.meta_args = {"--lock-lease", "2s"};
+    o.meta_args = {"--lock-lease", "3s"};
     return o;
   }());
   REQUIRE(cluster.ok());
@@ -285,11 +285,13 @@ TEST_CASE("a mount killed with -9 loses its locks after the lease, not before", 
     err = FlockErr(b, LOCK_EX | LOCK_NB);
   }
   double ms = MsSince(killed);
-  INFO("the lock came free " << ms << " ms after the kill (lease 2000 ms)");
+  const double lease_ms = std::chrono::duration<double, std::milli>(kLease).count();
+  INFO("the lock came free " << ms << " ms after the kill (lease " << lease_ms << " ms)");
   REQUIRE(err == 0);
-  // The last renewal came at most a quarter lease before the kill.
-  CHECK(ms >= 0.75 * 2000 - 100);
-  CHECK(ms < 2000 + 3000);
+  // The last renewal came about a quarter lease before the kill (more if
+  // the mount was slow to send it): not free at once, free soon after.
+  CHECK(ms >= 0.5 * lease_ms);
+  CHECK(ms < lease_ms + 3000);
   CHECK(SetLk(b, F_WRLCK, 0, 10) == 0);  // the fcntl lock went too
   close(b);
   close(held);  // on a dead mount: ENOTCONN, nothing to check
