@@ -442,9 +442,10 @@ struct FuseOps {
       lock->l_whence = SEEK_SET;
       lock->l_start = static_cast<off_t>(h.start());
       lock->l_len = h.end() == UINT64_MAX ? 0 : static_cast<off_t>(h.end() - h.start() + 1);
-      // A process of another machine has no pid here.
-      bool ours = h.lock_session() == Self(req)->fs_->lock_session();
-      lock->l_pid = ours ? static_cast<pid_t>(h.pid()) : 0;
+      // The holder's pid as its mount saw it. The kernel maps it into the
+      // caller's pid namespace, and to 0 when no such process exists here
+      // (a holder on another machine, as with NFS).
+      lock->l_pid = static_cast<pid_t>(h.pid());
     }
     fuse_reply_lock(req, lock);
   }

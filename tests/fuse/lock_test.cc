@@ -160,6 +160,7 @@ TEST_CASE("fcntl byte ranges: F_GETLK names the holder's range; ranges split and
   CHECK(l.l_type == F_WRLCK);
   CHECK(l.l_start == 100);
   CHECK(l.l_len == 100);
+  CHECK(l.l_pid == getpid());  // the holder, a process of this machine
   CHECK(SetLk(b, F_WRLCK, 150, 10) == EAGAIN);
   CHECK(SetLk(b, F_RDLCK, 199, 1) == EAGAIN);
   CHECK(SetLk(b, F_WRLCK, 0, 100) == 0);     // [0, 99]: no overlap
