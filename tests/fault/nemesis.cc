@@ -5,11 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 namespace dfs::chaos {
 
@@ -54,6 +56,28 @@ bool WriteFile(const std::string& path, const std::string& text) {
 // Runs iptables (waiting for its lock); true on success.
 bool Iptables(const std::string& op, const std::string& rule) {
   return std::system(("iptables -w " + op + " " + rule + " 2>/dev/null").c_str()) == 0;
+}
+
+// The local ports of the TCP connections `pid` has open now (from ss),
+// but `except`: the connections it made itself, to other servers.
+std::vector<std::string> ConnectionPorts(pid_t pid, const std::string& except) {
+  std::vector<std::string> ports;
+  FILE* ss = ::popen("ss -tnpH state established 2>/dev/null", "r");
+  if (ss == nullptr) return ports;
+  const std::string owner = "pid=" + std::to_string(pid) + ",";
+  char line[1024];
+  while (std::fgets(line, sizeof(line), ss) != nullptr) {
+    std::istringstream fields(line);
+    std::string recv_q, send_q, local;
+    if (std::string(line).find(owner) == std::string::npos ||
+        !(fields >> recv_q >> send_q >> local)) {
+      continue;
+    }
+    std::string port = local.substr(local.rfind(':') + 1);
+    if (port != except) ports.push_back(port);
+  }
+  ::pclose(ss);
+  return ports;
 }
 
 bool IsReplicaName(const std::string& name) {
@@ -337,23 +361,37 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
       s.meta ? cluster_->meta().addresses().at(s.index) : cluster_->chunks().address(s.index);
   const std::string port = address.substr(address.rfind(':') + 1);
   const std::string group = "dfs-chaos-" + std::to_string(::getpid()) + "-" + s.Name();
-  const std::string out_rule = "OUTPUT -m cgroup --path " + group + " -j DROP";
-  const std::string in_rule = "INPUT -p tcp --dport " + port + " -j DROP";
+  // New sockets of the process match its cgroup; the ones it has open
+  // keep the cgroup they were made in, so its own connections to other
+  // servers are cut by their local ports, both ways. Otherwise the cut is
+  // one-way: the server still heartbeats the leader over an old connection
+  // while nobody reaches it.
+  std::vector<std::string> rules = {"OUTPUT -m cgroup --path " + group + " -j DROP",
+                                    "INPUT -p tcp --dport " + port + " -j DROP"};
   std::error_code ec;
   fs::create_directories(root + "/" + group, ec);
-  if (ec || !WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid)) ||
-      !Iptables("-I", out_rule) || !Iptables("-I", in_rule)) {
+  bool cut = !ec && WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid));
+  if (cut) {
+    for (const std::string& local : ConnectionPorts(pid, port)) {
+      rules.push_back("INPUT -p tcp --dport " + local + " -j DROP");
+      rules.push_back("OUTPUT -p tcp --sport " + local + " -j DROP");
+    }
+  }
+  for (size_t i = 0; cut && i < rules.size(); i++)
+    cut = Iptables("-I", rules[i]);
+  if (!cut) {
     ctx_->Fail("partition: could not cut off " + s.Name() + " (cgroup " + root + "/" + group +
                ", iptables)");
-    Iptables("-D", out_rule);
-    Iptables("-D", in_rule);
+    for (const std::string& rule : rules)
+      Iptables("-D", rule);
     halted_ = true;
     return;
   }
   const bool leader = s.meta && cluster_->Leader().index == s.index;
   auto hold = Between(1000, 8000);
   ctx_->log->Say("nemesis: partition " + s.Name() + (leader ? " (leader)" : "") + " from all for " +
-                 std::to_string(hold.count()) + " ms");
+                 std::to_string(hold.count()) + " ms (" + std::to_string(rules.size() / 2 - 1) +
+                 " open connections cut)");
   ctx_->tally->faults++;
   counts_["partition"]++;
   Wait(hold, nullptr);
@@ -361,10 +399,10 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // the OUTPUT rule can take seconds while the server's sockets are busy).
   ctx_->log->Line("partition: healing " + s.Name());
   WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
-  bool healed = Iptables("-D", in_rule);
-  ctx_->log->Line("partition: input rule removed");
-  healed = Iptables("-D", out_rule) && healed;
-  ctx_->log->Line("partition: output rule removed");
+  bool healed = true;
+  for (const std::string& rule : rules)
+    healed = Iptables("-D", rule) && healed;
+  ctx_->log->Line("partition: " + std::to_string(rules.size()) + " iptables rules removed");
   fs::remove(root + "/" + group, ec);
   if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
   ctx_->log->Say("nemesis: healed the partition of " + s.Name());
