@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -366,19 +368,29 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // servers are cut by their local ports, both ways. Otherwise the cut is
   // one-way: the server still heartbeats the leader over an old connection
   // while nobody reaches it.
-  std::vector<std::string> rules = {"OUTPUT -m cgroup --path " + group + " -j DROP",
-                                    "INPUT -p tcp --dport " + port + " -j DROP"};
+  // Every iptables change is slow (tens of seconds) while a busy process
+  // sits in a cgroup that a rule matches: so every rule goes in while the
+  // cgroup is still empty, and the process moves in last (and out first).
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::string> rules = {"INPUT -p tcp --dport " + port + " -j DROP"};
+  for (const std::string& local : ConnectionPorts(pid, port)) {
+    rules.push_back("INPUT -p tcp --dport " + local + " -j DROP");
+    rules.push_back("OUTPUT -p tcp --sport " + local + " -j DROP");
+  }
+  rules.push_back("OUTPUT -m cgroup --path " + group + " -j DROP");
   std::error_code ec;
   fs::create_directories(root + "/" + group, ec);
-  bool cut = !ec && WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid));
-  if (cut) {
-    for (const std::string& local : ConnectionPorts(pid, port)) {
-      rules.push_back("INPUT -p tcp --dport " + local + " -j DROP");
-      rules.push_back("OUTPUT -p tcp --sport " + local + " -j DROP");
-    }
-  }
+  bool cut = !ec;
   for (size_t i = 0; cut && i < rules.size(); i++)
     cut = Iptables("-I", rules[i]);
+  cut = cut && WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid));
+  ctx_->log->Line("partition: " + std::to_string(rules.size()) + " rules in and " + s.Name() +
+                  " in its cgroup after " +
+                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count()) +
+                  " ms");
+  std::reverse(rules.begin(), rules.end());  // the order to take them out
   if (!cut) {
     ctx_->Fail("partition: could not cut off " + s.Name() + " (cgroup " + root + "/" + group +
                ", iptables)");
