@@ -55,9 +55,17 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-// Runs iptables (waiting for its lock); true on success.
-bool Iptables(const std::string& op, const std::string& rule) {
-  return std::system(("iptables -w " + op + " " + rule + " 2>/dev/null").c_str()) == 0;
+// Runs `op` (-I or -D) on every rule of the filter table in one
+// iptables-restore commit: all take effect at once, never half of them.
+bool IptablesBatch(const std::string& op, const std::vector<std::string>& rules) {
+  FILE* restore = ::popen("iptables-restore -w --noflush 2>/dev/null", "w");
+  if (restore == nullptr) return false;
+  std::string batch = "*filter\n";
+  for (const std::string& rule : rules)
+    batch += op + " " + rule + "\n";
+  batch += "COMMIT\n";
+  bool written = std::fwrite(batch.data(), 1, batch.size(), restore) == batch.size();
+  return ::pclose(restore) == 0 && written;
 }
 
 // The local ports of the TCP connections `pid` has open now (from ss),
@@ -368,9 +376,9 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // servers are cut by their local ports, both ways. Otherwise the cut is
   // one-way: the server still heartbeats the leader over an old connection
   // while nobody reaches it.
-  // Every iptables change is slow (tens of seconds) while a busy process
-  // sits in a cgroup that a rule matches: so every rule goes in while the
-  // cgroup is still empty, and the process moves in last (and out first).
+  // Every rule goes in at once (one iptables-restore commit, which can take
+  // seconds on a busy machine: a partition must not exist by halves), while
+  // the cgroup is still empty; the process moves in last, and out first.
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> rules = {"INPUT -p tcp --dport " + port + " -j DROP"};
   for (const std::string& local : ConnectionPorts(pid, port)) {
@@ -380,22 +388,18 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   rules.push_back("OUTPUT -m cgroup --path " + group + " -j DROP");
   std::error_code ec;
   fs::create_directories(root + "/" + group, ec);
-  bool cut = !ec;
-  for (size_t i = 0; cut && i < rules.size(); i++)
-    cut = Iptables("-I", rules[i]);
-  cut = cut && WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid));
+  bool cut = !ec && IptablesBatch("-I", rules) &&
+             WriteFile(root + "/" + group + "/cgroup.procs", std::to_string(pid));
   ctx_->log->Line("partition: " + std::to_string(rules.size()) + " rules in and " + s.Name() +
                   " in its cgroup after " +
                   std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - started)
                                      .count()) +
                   " ms");
-  std::reverse(rules.begin(), rules.end());  // the order to take them out
   if (!cut) {
     ctx_->Fail("partition: could not cut off " + s.Name() + " (cgroup " + root + "/" + group +
                ", iptables)");
-    for (const std::string& rule : rules)
-      Iptables("-D", rule);
+    IptablesBatch("-D", rules);
     halted_ = true;
     return;
   }
@@ -411,9 +415,7 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // the OUTPUT rule can take seconds while the server's sockets are busy).
   ctx_->log->Line("partition: healing " + s.Name());
   WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
-  bool healed = true;
-  for (const std::string& rule : rules)
-    healed = Iptables("-D", rule) && healed;
+  bool healed = IptablesBatch("-D", rules);
   ctx_->log->Line("partition: " + std::to_string(rules.size()) + " iptables rules removed");
   fs::remove(root + "/" + group, ec);
   if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
