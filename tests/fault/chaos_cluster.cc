@@ -48,8 +48,12 @@ ChaosCluster::ChaosCluster(const std::string& dir, uint64_t small_disks) : dir_(
   }
   meta_ = std::make_unique<testing::ServerGroup>(
       "dfs-meta", 3,
+      // No trash: the workload deletes and overwrites all the time, and the
+      // 512 MiB disks of the disk-full nemesis would fill with its files
+      // (the trash is not purged early under space pressure yet).
       std::vector<std::string>{"--chunk-size", "1MiB", "--node-dead-after", "2s",
-                               "--repair-scan-interval", "500ms", "--repair-doubt-grace", "3s"},
+                               "--repair-scan-interval", "500ms", "--repair-doubt-grace", "3s",
+                               "--trash-days", "0"},
       dir_);
   chunks_ = std::make_unique<testing::ChunkServers>(
       dir_ + "/chunk", static_cast<int>(kChunkZones.size()), meta_->AddressList(),
