@@ -166,9 +166,12 @@ bool Nemesis::WaitHealthyAdmin(std::chrono::seconds timeout) {
     // "pending N": chunks whose replicas lag or miss the latest version
     // but still within the doubt grace (a server just came back): healthy
     // for an operator, not yet for a checker that reads every replica.
+    // "over-replicated N": a server came back after its chunks were
+    // copied elsewhere, and the extra copies are not trimmed yet.
     if (cluster_->DfsAdmin({"status"}, &out) == 0 &&
         out.find("healthy so far") == std::string::npos &&
-        out.find("pending ") == std::string::npos) {
+        out.find("pending ") == std::string::npos &&
+        out.find("over-replicated 0") != std::string::npos) {
       ctx_->log->Line("dfsadmin status: healthy after " +
                       std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) +
                       " s");
