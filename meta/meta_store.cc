@@ -475,7 +475,7 @@ Result<std::string> MetaStore::EntryPath(uint64_t dir, const std::string& name) 
 }
 
 Result<std::optional<pb::LockRange>> MetaStore::TestLock(uint64_t inode,
-                                                       const pb::LockRange& want) const {
+                                                         const pb::LockRange& want) const {
   return ReadState([&](const MetaTxn& txn) { return ops::TestLock(txn, inode, want); });
 }
 
@@ -485,8 +485,7 @@ Result<std::vector<uint64_t>> MetaStore::LiveLockSessions() const {
 
 Result<bool> MetaStore::LockSessionLive(uint64_t lock_session) const {
   return ReadState([&](const MetaTxn& txn) -> Result<bool> {
-    ASSIGN_OR_RETURN(std::optional<pb::LockSessionRecord> record,
-                     txn.GetLockSession(lock_session));
+    ASSIGN_OR_RETURN(std::optional<pb::LockSessionRecord> record, txn.GetLockSession(lock_session));
     return record.has_value() && record->expired_ns() == 0;
   });
 }

@@ -519,16 +519,16 @@ template <class Message>
 Status MetaTxn::ScanLockRecords(
     const char* prefix,
     const std::function<Result<bool>(uint64_t id, const Message&)>& visit) const {
-  return Scan(Family::kLocks, prefix, prefix,
-              [&](std::string_view key, std::string_view value) -> Result<bool> {
-                Message record;
-                if (key.size() != 9 ||
-                    !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-                  return Status::Corrupt(std::string("unparsable lock record under '") + prefix +
-                                         "'");
-                }
-                return visit(keys::DecodeBigEndian(key.substr(1)), record);
-              });
+  return Scan(
+      Family::kLocks, prefix, prefix,
+      [&](std::string_view key, std::string_view value) -> Result<bool> {
+        Message record;
+        if (key.size() != 9 ||
+            !record.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return Status::Corrupt(std::string("unparsable lock record under '") + prefix + "'");
+        }
+        return visit(keys::DecodeBigEndian(key.substr(1)), record);
+      });
 }
 
 Status MetaTxn::ScanLockLists(

@@ -182,7 +182,8 @@ class MetaTxn {
   void PutLastLockSession(uint64_t lock_session);
   // Every inode's lock table / every lock session, in key order, while
   // `visit` returns true.
-  Status ScanLockLists(const std::function<Result<bool>(uint64_t inode, const pb::LockList&)>& visit) const;
+  Status ScanLockLists(
+      const std::function<Result<bool>(uint64_t inode, const pb::LockList&)>& visit) const;
   Status ScanLockSessions(
       const std::function<Result<bool>(uint64_t id, const pb::LockSessionRecord&)>& visit) const;
 
@@ -202,8 +203,9 @@ class MetaTxn {
       const std::function<Result<bool>(std::string_view key, std::string_view value)>& visit) const;
   // Scan of the locks family's records under a one-byte prefix.
   template <class Message>
-  Status ScanLockRecords(const char* prefix,
-                         const std::function<Result<bool>(uint64_t id, const Message&)>& visit) const;
+  Status ScanLockRecords(
+      const char* prefix,
+      const std::function<Result<bool>(uint64_t id, const Message&)>& visit) const;
   void Put(Family family, const std::string& key, std::string_view value);
   void Delete(Family family, const std::string& key);
 

@@ -233,8 +233,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s\n", "dfs-meta", server.status().ToString().c_str());
     return 1;
   }
-  const MetaMetricsSources sources{node->get(), store->get(), &service, &registry, &repair,
-                                   &locks};
+  const MetaMetricsSources sources{node->get(), store->get(), &service, &registry, &repair, &locks};
   std::unique_ptr<StatusHttp> http;
   if (!cfg.http.empty()) {
     auto started = StatusHttp::Start(StatusHttpOptions{
