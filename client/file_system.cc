@@ -1015,7 +1015,7 @@ Result<std::shared_ptr<struct OpenFile>> FileSystemImpl::LockingHandle(uint64_t 
 Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
                                CallCanceller* cancel) {
   ASSIGN_OR_RETURN(std::shared_ptr<struct OpenFile> f, LockingHandle(handle, &lock));
-  Status s = locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr);
+  Status s = locks_.Lock(f->inode, lock, wait, cancel);
   bool held_before;
   {
     std::lock_guard guard(f->mu);
@@ -1025,7 +1025,7 @@ Status FileSystemImpl::SetLock(uint64_t handle, pb::LockRange lock, bool wait,
     // The session lapsed just now, but this handle held nothing in it:
     // nothing was lost, so try in a new one.
     ASSIGN_OR_RETURN(f, LockingHandle(handle, &lock));
-    s = locks_.Lock(f->inode, lock, wait, cancel, /*conflict=*/nullptr);
+    s = locks_.Lock(f->inode, lock, wait, cancel);
   }
   RETURN_IF_ERROR(s);
   if (lock.type() != pb::LOCK_TYPE_UNLOCK) {

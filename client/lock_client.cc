@@ -152,8 +152,8 @@ void LockClient::RetryReleases() {
   }
 }
 
-Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait, CallCanceller* cancel,
-                        pb::LockRange* conflict) {
+Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait,
+                        CallCanceller* cancel) {
   pb::LockRequest req;
   req.set_inode(inode);
   *req.mutable_lock() = lock;
@@ -175,7 +175,6 @@ Status LockClient::Lock(uint64_t inode, const pb::LockRange& lock, bool wait, Ca
     Status s(ErrorCodeFromNumber(reply->error().code()), reply->error().message());
     // The leader holds a waiting call only so long: ask again.
     if (s.code() == ErrorCode::LOCK_CONFLICT && wait) continue;
-    if (s.code() == ErrorCode::LOCK_CONFLICT && conflict != nullptr) *conflict = reply->conflict();
     if (s.code() == ErrorCode::SESSION_EXPIRED) {
       std::lock_guard guard(mu_);
       MarkLapsed(lock.lock_session());
@@ -212,11 +211,6 @@ Status LockClient::Release(uint64_t inode, pb::LockKind kind, uint64_t owner) {
     cv_.notify_all();
   }
   return s;
-}
-
-size_t LockClient::holders() const {
-  std::lock_guard lock(mu_);
-  return holders_.size();
 }
 
 }  // namespace dfs::client

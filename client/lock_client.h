@@ -56,19 +56,15 @@ class LockClient {
   Status Confirm(uint64_t lock_session);
 
   // Takes, changes or releases (UNLOCK) `lock` on `inode` in `lock`'s
-  // session. LOCK_CONFLICT (with `conflict` filled) if another holder has
-  // it and `wait` is false; with `wait`, blocks until granted, or
-  // INTERRUPTED once `cancel` is cancelled.
-  Status Lock(uint64_t inode, const pb::LockRange& lock, bool wait, CallCanceller* cancel,
-              pb::LockRange* conflict);
+  // session. LOCK_CONFLICT if another holder has it and `wait` is false;
+  // with `wait`, blocks until granted, or INTERRUPTED once `cancel` is
+  // cancelled.
+  Status Lock(uint64_t inode, const pb::LockRange& lock, bool wait, CallCanceller* cancel);
   // The lock of another holder that blocks `lock`, if any.
   Result<std::optional<pb::LockRange>> Test(uint64_t inode, const pb::LockRange& lock);
   // Drops every lock of (kind, owner) on `inode` if this mount may hold
   // some; no call otherwise.
   Status Release(uint64_t inode, pb::LockKind kind, uint64_t owner);
-
-  // Locks this mount may hold now (for tests and metrics).
-  size_t holders() const;
 
  private:
   void RenewLoop();

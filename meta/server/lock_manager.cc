@@ -75,11 +75,6 @@ size_t LockManager::waiters() const {
   return waiters_.size();
 }
 
-size_t LockManager::leases() const {
-  std::lock_guard lock(mu_);
-  return leases_.size();
-}
-
 void LockManager::Run() {
   auto next_tick = std::chrono::steady_clock::now();
   std::unique_lock lock(mu_);

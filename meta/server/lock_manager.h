@@ -68,7 +68,6 @@ class LockManager {
   void Wake(const std::vector<uint64_t>& inodes);
 
   size_t waiters() const;
-  size_t leases() const;
 
  private:
   struct Waiter {

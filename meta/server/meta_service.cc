@@ -58,6 +58,15 @@ void MetaServiceImpl::FillError(const Status& s, pb::Error* error) const {
   }
 }
 
+template <class Reply>
+grpc::ServerUnaryReactor* MetaServiceImpl::FinishNow(grpc::CallbackServerContext* ctx, Reply* reply,
+                                                     const Status& s) {
+  auto* reactor = ctx->DefaultReactor();
+  FillError(s, reply->mutable_error());
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 void MetaServiceImpl::Counter::Add(std::chrono::steady_clock::time_point start, bool error) {
   calls.fetch_add(1, std::memory_order_relaxed);
   if (error) errors.fetch_add(1, std::memory_order_relaxed);
@@ -81,12 +90,8 @@ template <class Reply, class Fill, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
                                                   const pb::RpcHeader& header, Reply* reply,
                                                   Fill fill, Out out) {
+  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
-  if (Status s = CheckHeader(header); !s.ok()) {
-    FillError(s, reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
   pb::MetaCommand cmd;
   cmd.set_session_id(header.session_id());
   cmd.set_sequence(header.sequence());
@@ -151,12 +156,8 @@ template <class Reply, class ReadFn>
 grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
                                                 const pb::RpcHeader& header, Reply* reply,
                                                 ReadCost cost, ReadFn read) {
+  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
-  if (Status s = CheckHeader(header); !s.ok()) {
-    FillError(s, reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
   const auto start = std::chrono::steady_clock::now();
   node_->ReadBarrier([this, reactor, reply, read, cost, start](Status s) {
     auto run = [this, reactor, reply, read, s, start]() mutable {
@@ -390,12 +391,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerCon
     placement =
         PlaceChunk(registry_->LiveCandidates(), options_.replication, store_->chunk_size(), rng_);
   }
-  if (!placement.ok()) {
-    auto* reactor = ctx->DefaultReactor();
-    FillError(placement.status(), reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
+  if (!placement.ok()) return FinishNow(ctx, reply, placement.status());
   return Mutate(
       ctx, req->header(), reply,
       [req, p = *placement](pb::MetaCommand* c) {
@@ -647,12 +643,8 @@ template <class Reply, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerContext* ctx,
                                                         const pb::RpcHeader& header, Reply* reply,
                                                         pb::MetaCommand cmd, Out out) {
+  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
-  if (Status s = CheckHeader(header); !s.ok()) {
-    FillError(s, reply->mutable_error());
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
   const auto start = std::chrono::steady_clock::now();
   ProposeLockCommand(std::move(cmd), [this, reactor, reply, start, out](Result<pb::MetaReply> r) {
     Status s = r.ok() ? ReplyStatus(*r) : r.status();

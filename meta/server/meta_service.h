@@ -148,6 +148,10 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
     void Add(std::chrono::steady_clock::time_point start, bool error);
   };
   void FillError(const Status& s, pb::Error* error) const;
+  // Ends the call at once with `s` as the reply's error.
+  template <class Reply>
+  grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* ctx, Reply* reply,
+                                      const Status& s);
   // Proposes a lock command (not deduplicated: lock commands are
   // idempotent) and calls `done` with its MetaReply or failure, waking the
   // lock waiters of the inodes it released.

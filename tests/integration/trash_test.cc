@@ -41,27 +41,13 @@ using testing::Pattern;
 constexpr uid_t kNobody = 65534;
 constexpr auto kKeep = 17280ms;  // --trash-days 0.0002
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using Run = testing::ToolRun;
 
 Run Dfsadmin(const std::string& dir, const std::vector<std::string>& args) {
   static int runs = 0;
-  const std::string log = dir + "/dfsadmin" + std::to_string(++runs) + ".out";
   std::vector<std::string> argv = {testing::BinDir() + "/dfsadmin"};
   argv.insert(argv.end(), args.begin(), args.end());
-  pid_t pid = testing::Spawn(argv, log, SIGKILL);
-  REQUIRE(pid > 0);
-  int status = 0;
-  REQUIRE(waitpid(pid, &status, 0) == pid);
-  Run run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(log);
-  std::ostringstream text;
-  text << in.rdbuf();
-  run.output = text.str();
-  return run;
+  return testing::RunTool(argv, dir + "/dfsadmin" + std::to_string(++runs) + ".out");
 }
 
 bool Contains(const std::string& text, const std::string& part) {
