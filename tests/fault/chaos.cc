@@ -357,6 +357,10 @@ int Run(const Options& opt) {
     for (const auto& [kind, n] : nemesis.counts())
       by_kind += " " + kind + "=" + std::to_string(n);
     log.Say("faults by kind:" + (by_kind.empty() ? std::string(" none") : by_kind));
+    char longest[64];
+    std::snprintf(longest, sizeof(longest), "%.0f ms", tally.longest_ms());
+    log.Say(std::string("longest pause the application saw: ") + longest + " (" +
+            tally.longest_what() + ")");
     ok = tally.lost == 0 && tally.corrupt == 0 && tally.app_errors == 0 && tally.failures == 0;
   }
 

@@ -61,6 +61,28 @@ struct Tally {
   std::atomic<uint64_t> corrupt{0};
   std::atomic<uint64_t> app_errors{0};
   std::atomic<uint64_t> failures{0};
+
+  // The longest a single workload operation took: the longest pause the
+  // application saw.
+  void Took(double ms, const std::string& what) {
+    std::lock_guard lock(mu_);
+    if (ms <= longest_ms_) return;
+    longest_ms_ = ms;
+    longest_what_ = what;
+  }
+  double longest_ms() const {
+    std::lock_guard lock(mu_);
+    return longest_ms_;
+  }
+  std::string longest_what() const {
+    std::lock_guard lock(mu_);
+    return longest_what_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  double longest_ms_ = 0;
+  std::string longest_what_;
 };
 
 // The run's shared state, handed to the workload, the nemesis and the checker.

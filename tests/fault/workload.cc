@@ -131,23 +131,36 @@ Writer::Writer(Context* ctx, int mount, int thread, std::string mount_path)
 }
 
 void Writer::Run(const std::atomic<bool>& stop) {
+  static constexpr const char* kOps[] = {"write", "append",    "rename",  "unlink",
+                                         "chmod", "dir churn", "read own"};
   while (!stop) {
     int r = static_cast<int>(rng_() % 100);
-    if (r < 30) {
-      WriteFile();
-    } else if (r < 45) {
-      Append();
-    } else if (r < 55) {
-      Rename();
-    } else if (r < 62) {
-      Unlink();
-    } else if (r < 67) {
-      Chmod();
-    } else if (r < 72) {
-      DirChurn();
-    } else {
-      ReadOwn();
+    const auto t0 = Clock::now();
+    const int op = r < 30 ? 0 : r < 45 ? 1 : r < 55 ? 2 : r < 62 ? 3 : r < 67 ? 4 : r < 72 ? 5 : 6;
+    switch (op) {
+      case 0:
+        WriteFile();
+        break;
+      case 1:
+        Append();
+        break;
+      case 2:
+        Rename();
+        break;
+      case 3:
+        Unlink();
+        break;
+      case 4:
+        Chmod();
+        break;
+      case 5:
+        DirChurn();
+        break;
+      default:
+        ReadOwn();
+        break;
     }
+    ctx_->tally->Took(Ms(t0), Who() + " " + kOps[op]);
     ctx_->tally->ops++;
     std::this_thread::sleep_for(std::chrono::milliseconds(rng_() % 20));
   }
@@ -549,6 +562,7 @@ void Reader::Run(const std::atomic<bool>& stop) {
     auto t0 = Clock::now();
     std::string got;
     int err = ReadWhole(mount_path_ + "/" + w->dir_name() + "/" + name, &got);
+    ctx_->tally->Took(Ms(t0), what);
     const bool unchanged = w->Unchanged(name, version);
     ctx_->log->Line(what + " -> " + (err ? Errno(err) : "ok") + " " + std::to_string(got.size()) +
                     " bytes (" + std::to_string(Ms(t0)) + " ms)" +
