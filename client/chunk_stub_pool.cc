@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "proto/tls.h"
+
 namespace dfs::client {
 
 pb::ChunkService::Stub* ChunkStubPool::Get(const std::string& address) {
@@ -15,8 +17,7 @@ pb::ChunkService::Stub* ChunkStubPool::Get(const std::string& address) {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    stub = pb::ChunkService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    stub = pb::ChunkService::NewStub(tls::Channel(address, args));
   }
   return stub.get();
 }

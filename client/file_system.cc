@@ -39,9 +39,10 @@ pb::Timespec Now() {
 }
 
 // What every open handle of one inode on this mount shares: the size as
-// the mount's writers have made it (appends go there, readers see it), and
+// the mount's writers have made it (appends go there, readers see it),
 // whether any handle holds writes not yet committed (then the block cache,
-// keyed by the committed data_version, cannot serve the inode).
+// keyed by the committed data_version, cannot serve the inode), and the
+// chains the writers moved chunks to.
 struct InodeState {
   std::mutex append_mu;  // an O_APPEND write picks its offset and grows the size under it
   std::atomic<uint64_t> size{0};
@@ -52,6 +53,39 @@ struct InodeState {
     while (cur < end && !size.compare_exchange_weak(cur, end)) {
     }
   }
+
+  // A chain a handle here writes on (after AllocateChunk, ReplaceChain or
+  // following repair). The other handles read through it instead of the
+  // older chain they cached: a replica dropped from it keeps the old
+  // version but not the writes since, and answers the bytes it lacks with
+  // zeros (chaos seed 11: a reader read an append as zeros that way).
+  void Publish(uint64_t index, const pb::ChunkLocation& loc) {
+    std::lock_guard lock(chains_mu);
+    auto [it, fresh] = chains.try_emplace(index, loc);
+    if (!fresh &&
+        (it->second.chunk_id() != loc.chunk_id() || it->second.version() < loc.version())) {
+      it->second = loc;
+    }
+  }
+  // Replaces `loc` (chunk `index`) with a newer chain of the same chunk
+  // that a handle here published, if any.
+  void Newest(uint64_t index, pb::ChunkLocation* loc) {
+    std::lock_guard lock(chains_mu);
+    auto it = chains.find(index);
+    if (it != chains.end() && it->second.chunk_id() == loc->chunk_id() &&
+        it->second.version() > loc->version()) {
+      *loc = it->second;
+    }
+  }
+  // A resize may free and reallocate chunks: forget them all.
+  void ForgetChains() {
+    std::lock_guard lock(chains_mu);
+    chains.clear();
+  }
+
+ private:
+  std::mutex chains_mu;
+  std::map<uint64_t, pb::ChunkLocation> chains;  // chunk index -> newest chain written on
 };
 
 // A background readahead: one range of one chunk on its way into the block
@@ -289,8 +323,11 @@ class FileSystemImpl final : public FileSystem {
                                 bool use_cache);
   Result<std::optional<pb::ChunkLocation>> ReadChunk(struct OpenFile* f, uint64_t index,
                                                      bool refresh);
+  // Reads from the first replica of `loc` that answers. `stale_seen`: some
+  // replica answered STALE_VERSION on the way (the chain may have moved on
+  // without the one that answered).
   Result<std::string> FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
-                                        uint64_t length);
+                                        uint64_t length, bool* stale_seen);
   // Puts the whole blocks of `data`, read at `offset` of `inode` (at
   // `data_version`, `file_size` bytes long), into the cache.
   void CacheBlocks(uint64_t inode, uint64_t data_version, uint64_t file_size, uint64_t offset,
@@ -478,7 +515,10 @@ Result<uint64_t> FileSystemImpl::Write(uint64_t handle, uint64_t offset, std::st
   if (!f->deferred.ok()) return f->deferred;
   RETURN_IF_ERROR(CheckLocksHeld(*f));
   if (f->flags & O_APPEND) {
-    // At the end of the file as every handle of this mount made it.
+    // At the end of the file as every handle of this mount made it. Counted
+    // as a writer first: a reader that sees the new size flushes this
+    // buffer before reading (Read).
+    MarkWrote(f.get());
     std::lock_guard append(f->shared->append_mu);
     offset = std::max(f->size, f->shared->size.load());
     f->shared->GrowTo(offset + data.size());
@@ -558,6 +598,7 @@ Result<pb::ChunkLocation> FileSystemImpl::WriteChunk(struct OpenFile* f, uint64_
                           }),
                   "creating chunk " << index << " of inode " << f->inode);
   f->chunks[index] = loc;
+  f->shared->Publish(index, loc);
   f->created.insert(index);
   return loc;
 }
@@ -579,6 +620,7 @@ Result<pb::ChunkLocation> FileSystemImpl::ReplaceChain(struct OpenFile* f,
     }
   }
   f->chunks[old.index()] = loc;
+  f->shared->Publish(old.index(), loc);
   return loc;
 }
 
@@ -616,6 +658,7 @@ Status FileSystemImpl::OnChain(struct OpenFile* f, uint64_t index, pb::ChunkLoca
       const uint64_t before = loc->version();
       ASSIGN_OR_RETURN(*loc, Meta(f->caller)->AllocateChunk(f->inode, index));
       f->chunks[index] = *loc;
+      f->shared->Publish(index, *loc);
       if (loc->version() == before) {
         std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20 << stale, 500)));
       }
@@ -792,11 +835,17 @@ Result<pb::InodeAttr> FileSystemImpl::SetAttr(const Caller& c, pb::SetAttrReques
       std::lock_guard lock(f->mu);
       f->size = attr.size();
       f->shared->size = attr.size();
+      f->shared->ForgetChains();
       f->chunks.clear();
       f->created.clear();
       f->data_version = attr.data_version();
     }
     cache_->Invalidate(req.inode());
+  } else {
+    // A chmod or utimens between write and close: the server's size does
+    // not count this mount's buffered writes yet, and the kernel caches
+    // the size this returns.
+    OverlayOpenSize(&attr);
   }
   return attr;
 }
@@ -808,7 +857,10 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
                                                                    uint64_t index, bool refresh) {
   if (!refresh) {
     auto it = f->chunks.find(index);
-    if (it != f->chunks.end()) return std::optional<pb::ChunkLocation>(it->second);
+    if (it != f->chunks.end()) {
+      f->shared->Newest(index, &it->second);  // another handle here moved it on
+      return std::optional<pb::ChunkLocation>(it->second);
+    }
   }
   // One call fetches the locations of a few chunks ahead too.
   ASSIGN_OR_RETURN(pb::GetChunksReply got, Meta(f->caller)->GetChunks(f->inode, index, 8));
@@ -821,13 +873,16 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
         loc.version() > mine->second.version()) {
       f->chunks[loc.index()] = loc;
     }
-    if (loc.index() == index) out = f->chunks[loc.index()];
+    if (loc.index() == index) {
+      f->shared->Newest(index, &f->chunks[index]);
+      out = f->chunks[index];
+    }
   }
   return out;
 }
 
 Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
-                                                      uint64_t length) {
+                                                      uint64_t length, bool* stale_seen) {
   // Replicas in the mount's zone first, then the others in chain order.
   // Never from a replica still joining: it may not hold the data yet.
   std::vector<const pb::ChunkReplica*> order;
@@ -844,6 +899,7 @@ Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& l
       return got;
     }
     // A stale version says the chain moved on: the answer that matters.
+    if (got.status().code() == ErrorCode::STALE_VERSION) *stale_seen = true;
     if (last.code() != ErrorCode::STALE_VERSION) last = got.status();
     DFS_LOG(WARN) << "read of chunk " << loc.chunk_id() << ": " << last << "; trying another";
   }
@@ -857,7 +913,18 @@ Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offse
   for (int attempt = 0;; attempt++) {
     ASSIGN_OR_RETURN(std::optional<pb::ChunkLocation> loc, ReadChunk(f, index, attempt > 0));
     if (!loc) return std::string(length, '\0');  // a hole
-    Result<std::string> got = FetchFromReplicas(*loc, offset % chunk_size_, length);
+    bool stale_seen = false;
+    Result<std::string> got = FetchFromReplicas(*loc, offset % chunk_size_, length, &stale_seen);
+    if (got.ok() && stale_seen && attempt < kStaleAttempts) {
+      // Another replica is past this version: the one that answered may be
+      // a member the chain dropped, at the old version without the writes
+      // since (it reads what it lacks as zeros). Its bytes count only if
+      // the leader still names this chain.
+      ASSIGN_OR_RETURN(std::optional<pb::ChunkLocation> now, ReadChunk(f, index, true));
+      if (!now || now->chunk_id() != loc->chunk_id() || now->version() != loc->version()) {
+        continue;
+      }
+    }
     if (got.ok()) {
       if (use_cache) CacheBlocks(f->inode, f->data_version, f->size, offset, *got);
       return got;
@@ -910,8 +977,11 @@ void FileSystemImpl::ReadAheadFrom(struct OpenFile* f, uint64_t end) {
   // The task runs without f->mu: it takes copies of what it needs.
   readers_.Submit(
       [this, p, inode = f->inode, version = f->data_version, size = f->size, loc = **loc] {
-        Result<std::string> got = FetchFromReplicas(loc, p->start % chunk_size_, p->end - p->start);
-        if (got.ok()) CacheBlocks(inode, version, size, p->start, *got);
+        bool stale_seen = false;
+        Result<std::string> got =
+            FetchFromReplicas(loc, p->start % chunk_size_, p->end - p->start, &stale_seen);
+        // After a stale answer the reader's own path checks the chain.
+        if (got.ok() && !stale_seen) CacheBlocks(inode, version, size, p->start, *got);
         p->Finish();
       });
 }
@@ -919,6 +989,10 @@ void FileSystemImpl::ReadAheadFrom(struct OpenFile* f, uint64_t end) {
 Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint64_t size) {
   std::shared_ptr<struct OpenFile> f = Handle(handle);
   if (!f) return Status::InvalidArgument("no open file " + std::to_string(handle));
+  // The size the other handles here made, taken before their buffers are
+  // sent: what they write after it may be on no replica yet, and would
+  // read as zeros. (A write counts in `writers` before it grows the size.)
+  uint64_t others_size = f->shared->size.load();
   if (f->shared->writers > 0) FlushOtherWriters(f.get());
   std::unique_lock lock(f->mu);
   if (!f->buffer.empty() || !f->in_flight.empty()) {
@@ -926,8 +1000,10 @@ Result<std::string> FileSystemImpl::Read(uint64_t handle, uint64_t offset, uint6
     SendBuffer(f, lock);
     RETURN_IF_ERROR(WaitLanded(f.get(), lock));
   }
-  // Writes of other handles here count (they were sent just above).
-  f->size = std::max(f->size, f->shared->size.load());
+  // Writes of other handles here count (they were sent just above); a
+  // truncation since counts too.
+  others_size = std::min(others_size, f->shared->size.load());
+  f->size = std::max(f->size, others_size);
   if (offset >= f->size) return std::string();
   const uint64_t end = std::min(f->size, offset + size);
   // Uncommitted data of this mount is not what data_version names.

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "proto/channel_args.h"
+#include "proto/tls.h"
 
 namespace dfs::client {
 
@@ -14,8 +15,7 @@ MetaClient::MetaClient(MetaClientOptions options) : options_(std::move(options))
   // the 64 MiB messages.
   grpc::ChannelArguments args = MetaChannelArgs(/*keepalive=*/false);
   for (const std::string& address : options_.servers) {
-    channels_.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    channels_.push_back(tls::Channel(address, args));
     stubs_.push_back(pb::MetaService::NewStub(channels_.back()));
   }
   std::random_device rd;

@@ -8,6 +8,7 @@
 #include "common/logging.h"
 #include "common/status.h"
 #include "proto/channel_args.h"
+#include "proto/tls.h"
 
 namespace dfs::client {
 
@@ -28,8 +29,7 @@ WatchClient::WatchClient(WatchClientOptions options, EventHandler on_event)
     : options_(std::move(options)), on_event_(std::move(on_event)) {
   grpc::ChannelArguments args = WatchChannelArgs();
   for (const std::string& address : options_.servers) {
-    channels_.push_back(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+    channels_.push_back(tls::Channel(address, args));
     stubs_.push_back(pb::MetaService::NewStub(channels_.back()));
   }
   thread_ = std::thread([this] { Run(); });

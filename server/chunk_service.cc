@@ -8,6 +8,7 @@
 
 #include "common/checksum.h"
 #include "common/logging.h"
+#include "proto/tls.h"
 #include "proto/wire_error.h"
 
 namespace dfs::server {
@@ -28,6 +29,13 @@ class InFlight {
  private:
   std::atomic<uint32_t>* n_;
 };
+
+// Fills `error` when `check`, the request's field check, failed; true then.
+bool Refused(const Status& check, pb::Error* error) {
+  if (check.ok()) return false;
+  StatusToProto(check, error);
+  return true;
+}
 
 std::span<const uint8_t> Bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -60,7 +68,13 @@ void ChunkServiceImpl::SetIdentity(uint64_t node_id, const std::string& cluster_
   cluster_id_ = cluster_id;
 }
 
-Status ChunkServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
+Status ChunkServiceImpl::CheckCaller(const grpc::ServerContext& ctx, const pb::RpcHeader& header,
+                                     CallKind kind) const {
+  const tls::Peer peer = tls::PeerOf(ctx);
+  if (kind == CallKind::kNode ? !peer.node() : !peer.client())
+    return Status::Unauthenticated("the caller's certificate holds no role for this call");
+  if (kind == CallKind::kWrite && peer.read_only)
+    return Status::ReadOnly("this mount's certificate is read-only");
   std::lock_guard lock(mu_);
   if (node_id_ == 0) return Status::Unavailable("chunk server not registered yet");
   if (header.cluster_id() != cluster_id_) {
@@ -68,6 +82,11 @@ Status ChunkServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
                                    ", the request of '" + header.cluster_id() + "'");
   }
   return Status::Ok();
+}
+
+ChunkRequestContext ChunkServiceImpl::context() const {
+  std::lock_guard lock(mu_);
+  return ChunkRequestContext{store_->chunk_size(), node_id_};
 }
 
 void ChunkServiceImpl::NoteResult(const Status& s) {
@@ -104,7 +123,7 @@ std::chrono::system_clock::time_point ChunkServiceImpl::ForwardDeadline(
 template <class Request, class Local, class Send>
 void ChunkServiceImpl::RunChain(grpc::ServerContext* ctx, const Request& req, pb::ChainReply* reply,
                                 Local local, Send send) {
-  if (Status s = CheckHeader(req.header()); !s.ok()) {
+  if (Status s = CheckCaller(*ctx, req.header(), CallKind::kWrite); !s.ok()) {
     StatusToProto(s, reply->mutable_error());
     return;
   }
@@ -151,6 +170,7 @@ grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext* ctx,
                                            const pb::CreateChunkRequest* req,
                                            pb::ChainReply* reply) {
   InFlight count(&in_flight_);
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
   RunChain(
       ctx, *req, reply, [&] { return store_->Create(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
@@ -163,6 +183,7 @@ grpc::Status ChunkServiceImpl::CreateChunk(grpc::ServerContext* ctx,
 grpc::Status ChunkServiceImpl::Write(grpc::ServerContext* ctx, const pb::WriteRequest* req,
                                      pb::ChainReply* reply) {
   InFlight count(&in_flight_);
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
   RunChain(
       ctx, *req, reply,
       [&] {
@@ -183,6 +204,7 @@ grpc::Status ChunkServiceImpl::Write(grpc::ServerContext* ctx, const pb::WriteRe
 grpc::Status ChunkServiceImpl::Sync(grpc::ServerContext* ctx, const pb::SyncRequest* req,
                                     pb::ChainReply* reply) {
   InFlight count(&in_flight_);
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
   RunChain(
       ctx, *req, reply, [&] { return store_->Sync(req->chunk_id(), req->version()); },
       [](pb::ChunkService::Stub* stub, auto* f) {
@@ -196,6 +218,7 @@ grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext* ctx,
                                              const pb::TruncateChunkRequest* req,
                                              pb::ChainReply* reply) {
   InFlight count(&in_flight_);
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
   RunChain(
       ctx, *req, reply,
       [&] { return store_->Truncate(req->chunk_id(), req->version(), req->length()); },
@@ -206,10 +229,11 @@ grpc::Status ChunkServiceImpl::TruncateChunk(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::Read(grpc::ServerContext*, const pb::ReadRequest* req,
+grpc::Status ChunkServiceImpl::Read(grpc::ServerContext* ctx, const pb::ReadRequest* req,
                                     pb::ReadReply* reply) {
   InFlight count(&in_flight_);
-  Status s = CheckHeader(req->header());
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
+  Status s = CheckCaller(*ctx, req->header(), CallKind::kRead);
   if (s.ok()) {
     Result<ReadResult> r =
         store_->Read(req->chunk_id(), req->version(), req->offset(), req->length());
@@ -228,10 +252,11 @@ grpc::Status ChunkServiceImpl::Read(grpc::ServerContext*, const pb::ReadRequest*
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext*, const pb::SetVersionRequest* req,
+grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext* ctx, const pb::SetVersionRequest* req,
                                           pb::Error* reply) {
   InFlight count(&in_flight_);
-  Status s = CheckHeader(req->header());
+  if (Refused(CheckRequest(*req, context()), reply)) return grpc::Status::OK;
+  Status s = CheckCaller(*ctx, req->header(), CallKind::kWrite);
   if (s.ok()) {
     ChunkLocks::Guard guard(&locks_, req->chunk_id());
     s = store_->SetVersion(req->chunk_id(), req->old_version(), req->new_version());
@@ -240,10 +265,11 @@ grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext*, const pb::SetVer
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext*, const pb::DeleteChunkRequest* req,
+grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext* ctx, const pb::DeleteChunkRequest* req,
                                            pb::Error* reply) {
   InFlight count(&in_flight_);
-  Status s = CheckHeader(req->header());
+  if (Refused(CheckRequest(*req, context()), reply)) return grpc::Status::OK;
+  Status s = CheckCaller(*ctx, req->header(), CallKind::kNode);
   if (s.ok()) {
     ChunkLocks::Guard guard(&locks_, req->chunk_id());
     s = store_->Delete(req->chunk_id(), req->version());
@@ -252,10 +278,11 @@ grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext*, const pb::Delet
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::Rechain(grpc::ServerContext*, const pb::RechainRequest* req,
+grpc::Status ChunkServiceImpl::Rechain(grpc::ServerContext* ctx, const pb::RechainRequest* req,
                                        pb::RechainReply* reply) {
   InFlight count(&in_flight_);
-  if (Status s = CheckHeader(req->header()); !s.ok()) {
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
+  if (Status s = CheckCaller(*ctx, req->header(), CallKind::kNode); !s.ok()) {
     StatusToProto(s, reply->mutable_error());
     return grpc::Status::OK;
   }
@@ -380,10 +407,11 @@ bool ChunkServiceImpl::RaiseMember(const pb::RechainRequest& req, const pb::Chun
   return false;
 }
 
-grpc::Status ChunkServiceImpl::Replicate(grpc::ServerContext*, const pb::ReplicateRequest* req,
+grpc::Status ChunkServiceImpl::Replicate(grpc::ServerContext* ctx, const pb::ReplicateRequest* req,
                                          pb::ReplicateReply* reply) {
   InFlight count(&in_flight_);
-  Status s = CheckHeader(req->header());
+  if (Refused(CheckRequest(*req, context()), reply->mutable_error())) return grpc::Status::OK;
+  Status s = CheckCaller(*ctx, req->header(), CallKind::kNode);
   if (s.ok()) {
     Result<uint64_t> copied = CopyFrom(*req);
     if (copied.ok()) {
@@ -400,29 +428,35 @@ Result<uint64_t> ChunkServiceImpl::CopyFrom(const pb::ReplicateRequest& req) {
   const uint64_t id = req.chunk_id(), version = req.version();
   const std::string source =
       "replica " + std::to_string(req.source().node_id()) + " at " + req.source().address();
-  RETURN_IF_ERROR(store_->BeginCopy(id, version, req.replace()), "copying chunk " << Hex(id));
   pb::ChunkService::Stub* stub = peers_->Get(req.source().address());
-  uint64_t offset = 0, length = 0, copied = 0;
-  Status s;
-  do {
+  // [offset, offset + length) of the source's replica at `version`.
+  auto fetch = [&](uint64_t offset, uint64_t length, pb::ReadReply* piece) -> Status {
     pb::ReadRequest read;
     *read.mutable_header() = req.header();
     read.set_chunk_id(id);
     read.set_version(version);
     read.set_offset(offset);
-    read.set_length(std::min<uint64_t>(options_.copy_piece_bytes, store_->chunk_size() - offset));
-    pb::ReadReply piece;
+    read.set_length(length);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.forward_timeout);
-    grpc::Status rpc = stub->Read(&ctx, read, &piece);
-    if (!rpc.ok()) {
-      s = Status::Unavailable(source + ": " + rpc.error_message());
-      break;
-    }
-    if (s = StatusFromProto(piece.error()); !s.ok()) {
-      s = s.WithContext(source);
-      break;
-    }
+    grpc::Status rpc = stub->Read(&ctx, read, piece);
+    if (!rpc.ok()) return Status::Unavailable(source + ": " + rpc.error_message());
+    return StatusFromProto(piece->error()).WithContext(source);
+  };
+  // The source must serve this version before anything here is replaced:
+  // BeginCopy drops an older replica of this server, and a version the
+  // source does not hold (a stale request, a malformed one) would leave
+  // nothing in its place.
+  pb::ReadReply probe;
+  RETURN_IF_ERROR(fetch(0, 0, &probe), "copying chunk " << Hex(id) << " v" << version);
+  RETURN_IF_ERROR(store_->BeginCopy(id, version, req.replace()), "copying chunk " << Hex(id));
+  uint64_t offset = 0, length = 0, copied = 0;
+  Status s;
+  do {
+    pb::ReadReply piece;
+    s = fetch(offset, std::min<uint64_t>(options_.copy_piece_bytes, store_->chunk_size() - offset),
+              &piece);
+    if (!s.ok()) break;
     length = piece.replica_length();
     const std::string& data = piece.data();
     s = VerifyBlocks(data.data(), data.size(), piece.checksums().data(), piece.checksums_size(),

@@ -5,9 +5,12 @@
 // repaired chain) brings the joiners and members of a new chain to its
 // version under the chunk's lock.
 //
-// Until SetIdentity is called (the server has registered with the meta
-// leader) every request is answered UNAVAILABLE; afterwards a request whose
-// header names another cluster is answered CLUSTER_MISMATCH.
+// Every handler first checks the request's fields
+// (server/chunk_request_checks.h): a malformed request is answered
+// INVALID_ARGUMENT and goes no further. Until SetIdentity is called (the
+// server has registered with the meta leader) every request is answered
+// UNAVAILABLE; afterwards a request whose header names another cluster is
+// answered CLUSTER_MISMATCH.
 #pragma once
 
 #include <atomic>
@@ -19,6 +22,7 @@
 #include "client/chunk_stub_pool.h"
 #include "proto/chunk.grpc.pb.h"
 #include "server/chunk_locks.h"
+#include "server/chunk_request_checks.h"
 #include "server/chunk_store.h"
 
 namespace dfs::server {
@@ -75,8 +79,18 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
                        pb::RechainReply* reply) override;
 
  private:
+  // What the request checks (server/chunk_request_checks.h) need to know of
+  // this server: the chunk size, its node id.
+  ChunkRequestContext context() const;
   // OK when the request may be served: registered, same cluster.
-  Status CheckHeader(const pb::RpcHeader& header) const;
+  // What a call does, for the caller's certificate role (docs/security.md):
+  // reads any client may make, writes (and the version moves a writer makes
+  // after a chain failure) all but read-only mounts, the rest only nodes.
+  enum class CallKind { kRead, kWrite, kNode };
+  // The caller's role allows `kind`, this server is registered, and the
+  // header names its cluster.
+  Status CheckCaller(const grpc::ServerContext& ctx, const pb::RpcHeader& header,
+                     CallKind kind) const;
   // Runs `local` on this replica and, concurrently, sends `forward` (the
   // request with the rest of the chain) to the next replica with `send`;
   // fills `reply` with the first failure along the chain.

@@ -262,6 +262,9 @@ class ChunkStoreImpl final : public ChunkStore {
   // meantime (then false).
   Result<bool> TryAdd(uint64_t chunk_id, uint64_t version, ReplicaState state);
   size_t ChooseDir();
+  // NO_SPACE if adding `bytes` to `dir` would leave less than its reserve
+  // free (chunk_store.h, "Full disks").
+  Status CheckRoom(const DataDir& dir, uint64_t bytes);
   // Deletes a replica's metadata (durably) and then its data file.
   Status RemoveReplicaData(DataDir& dir, uint64_t chunk_id);
   // Takes a locked replica out of the index after RemoveReplicaData.
@@ -307,7 +310,7 @@ class ChunkStoreImpl final : public ChunkStore {
 
 Status ChunkStoreImpl::Init() {
   for (const std::string& path : options_.dirs) {
-    ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::Open(path));
+    ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::Open(path, options_.reserve));
     dirs_.push_back(std::move(dir));
   }
   replicas_per_dir_.assign(dirs_.size(), 0);
@@ -495,8 +498,17 @@ size_t ChunkStoreImpl::ChooseDir() {
   return best;
 }
 
+Status ChunkStoreImpl::CheckRoom(const DataDir& dir, uint64_t bytes) {
+  ASSIGN_OR_RETURN(const uint64_t free, dir.FreeBytes());
+  if (free >= dir.reserve() && free - dir.reserve() >= bytes) return Status::Ok();
+  return Status::NoSpace(dir.path() + ": " + std::to_string(free) + " bytes free, of which " +
+                         std::to_string(dir.reserve()) + " are kept for chunk metadata");
+}
+
 Result<bool> ChunkStoreImpl::TryAdd(uint64_t chunk_id, uint64_t version, ReplicaState state) {
   const size_t dir_index = ChooseDir();
+  // The directory with the most room: if it has none, none has.
+  RETURN_IF_ERROR(CheckRoom(*dirs_[dir_index], 0), "creating " << Name(chunk_id, version));
   auto replica = std::make_shared<Replica>(chunk_id, dir_index);
   replica->version = version;
   replica->state = state;
@@ -672,6 +684,10 @@ Status ChunkStoreImpl::Write(uint64_t chunk_id, uint64_t version, uint64_t offse
   ASSIGN_OR_RETURN(Exclusive locked, LockExclusive(chunk_id));
   Replica& r = *locked.replica;
   RETURN_IF_ERROR(CheckServable(r, version, /*copying_ok=*/true), "writing");
+  const uint64_t first_byte = offset / kBs * kBs;
+  const uint64_t end_byte = (offset + data.size() + kBs - 1) / kBs * kBs;
+  RETURN_IF_ERROR(CheckRoom(DirOf(r), end_byte - first_byte),
+                  "writing " << Name(chunk_id, version));
   return WriteLocked(r, offset, data, checksums)
       .WithContext(Name(chunk_id, version) + ": write of " + std::to_string(data.size()) +
                    " bytes at offset " + std::to_string(offset));
@@ -736,6 +752,18 @@ Status ChunkStoreImpl::WriteBlocks(Replica& r, uint32_t first, std::span<const u
     return SimulatedCrash();
   }
 
+  // 0. Room for the blocks: a disk that fills up fails the write here,
+  //    before anything is logged, rather than in step 2 with the intents
+  //    logged and a block possibly half written. (Where fallocate is not
+  //    supported, step 2 finds out.)
+  ASSIGN_OR_RETURN(FileHandle file, OpenDataFile(DataFile(r), FileMode::kCreateDirect));
+  if (fallocate(file.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                static_cast<off_t>(bytes)) != 0 &&
+      (errno == ENOSPC || errno == EDQUOT)) {
+    return Status::FromErrno(errno, "allocating " + std::to_string(bytes) + " bytes at offset " +
+                                        std::to_string(offset) + " of " + DataFile(r));
+  }
+
   // 1. Intents: each block's new checksum beside its current one, and the
   //    new length. Not synced: Sync orders them before the data on disk.
   MetaBatch intents(dir);
@@ -756,7 +784,6 @@ Status ChunkStoreImpl::WriteBlocks(Replica& r, uint32_t first, std::span<const u
   //    often than written. O_DIRECT wants aligned memory: one copy into an
   //    aligned buffer. The page cache stays coherent (a direct write drops
   //    the cached pages of its range).
-  ASSIGN_OR_RETURN(FileHandle file, OpenDataFile(DataFile(r), FileMode::kCreateDirect));
   AlignedBuffer& aligned = ThreadAlignedBuffer(bytes);
   size_t at = 0;
   for (std::span<const uint8_t> piece : pieces) {
@@ -1104,9 +1131,11 @@ uint64_t ChunkStoreImpl::FreeBytes() {
   std::set<dev_t> seen;
   uint64_t total = 0;
   for (const auto& dir : dirs_) {
-    struct statvfs vfs;
-    if (!seen.insert(dir->device()).second || statvfs(dir->path().c_str(), &vfs) != 0) continue;
-    total += uint64_t{vfs.f_bavail} * vfs.f_frsize;
+    if (!seen.insert(dir->device()).second) continue;
+    // The reserve is not offered: the meta leader places nothing where
+    // only the reserve is left.
+    Result<uint64_t> free = dir->FreeBytes();
+    if (free.ok()) total += *free - std::min(*free, dir->reserve());
   }
   if (options_.capacity == 0) return total;
   uint64_t used = 0;

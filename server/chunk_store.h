@@ -15,6 +15,16 @@
 // operating system's hands; Sync makes a replica durable (fdatasync of the
 // data file and a synced RocksDB write).
 //
+// Full disks: a slice of each data directory's file system (`reserve`) is
+// kept free for the metadata. New replicas and block writes are refused
+// with NO_SPACE, before anything changes, when they would eat into it, and
+// a block write first allocates its blocks (fallocate), so running out of
+// space while writing data fails the write before its intents are logged.
+// Deletes, version moves, truncates and syncs may use the reserve. If the
+// metadata store fails a write anyway (another process filled the disk),
+// writes to that directory fail until it has been reopened, by itself,
+// once space is back; reads go on. chunk_store_dir.h has why and how.
+//
 // Disk I/O goes through io_uring (liburing).
 //
 // Thread-safe: any method from any thread. Writes to one chunk are applied
@@ -65,13 +75,18 @@ struct ChunkStoreOptions {
   // file systems. With a limit, free space is the limit less the replicas'
   // lengths (and never more than the file systems have free).
   uint64_t capacity = 0;
+  // Bytes of each data directory's file system kept free for the metadata
+  // store; 0: the larger of 64 MiB and 1% of the file system.
+  uint64_t reserve = 0;
 };
 
 class ChunkStore {
  public:
   // Opens (or creates) every directory's store and indexes its replicas.
   // Replicas left in kCopying by a crash are deleted. Fails if a directory
-  // cannot be opened.
+  // cannot be opened: NO_SPACE, before its RocksDB is opened, while a
+  // directory's file system has less than half the reserve free (the
+  // caller waits for space and tries again).
   static Result<std::unique_ptr<ChunkStore>> Open(ChunkStoreOptions options);
   virtual ~ChunkStore() = default;
 
@@ -79,6 +94,7 @@ class ChunkStore {
   // free space. Same chunk at the same version already there: OK (a retry;
   // UNAVAILABLE if it is still being copied, CORRUPT if marked corrupt).
   // Another version there: STALE_VERSION. version 0: INVALID_ARGUMENT.
+  // NO_SPACE: no directory has more than the reserve free.
   virtual Status Create(uint64_t chunk_id, uint64_t version) = 0;
 
   // Writes `data` at `offset`. `checksums` are BlockChecksums(data): one per
@@ -90,7 +106,8 @@ class ChunkStore {
   // as Read does. Errors and no change on disk: NOT_FOUND (no replica),
   // STALE_VERSION (version differs), INVALID_ARGUMENT (offset + size past
   // chunk_size, empty data, wrong number of checksums), CORRUPT (replica
-  // marked corrupt).
+  // marked corrupt), NO_SPACE (the write would leave less than the reserve
+  // free, or the blocks cannot be allocated).
   virtual Status Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
                        std::span<const uint8_t> data, std::span<const uint64_t> checksums) = 0;
 
@@ -127,6 +144,7 @@ class ChunkStore {
   // accepts kCopying replicas) and then either committed with FinishCopy
   // (synced, becomes kReady, a kAdded change is queued) or dropped with
   // Delete. A replica at `version` or higher already here: ALREADY_EXISTS.
+  // NO_SPACE as Create.
   // With `replace`, a ready replica at `version` itself is replaced too (a
   // joiner copied again under the head's lock: whatever it holds may lack
   // writes); a replica still being copied is then UNAVAILABLE.
@@ -154,7 +172,8 @@ class ChunkStore {
   // corrupt), oldest first; the caller owns them now.
   virtual std::vector<ReplicaChange> TakeChanges() = 0;
 
-  // Bytes of the file systems holding the data directories (each counted once).
+  // Bytes of the file systems holding the data directories (each counted
+  // once); free bytes do not count the reserves.
   virtual uint64_t CapacityBytes() = 0;
   virtual uint64_t FreeBytes() = 0;
 

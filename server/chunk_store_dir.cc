@@ -3,126 +3,92 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cinttypes>
+#include <cstdarg>
 #include <cstdio>
 #include <string_view>
 
 #include "common/check.h"
+#include "common/logging.h"
 #include "server/io_ring.h"
 
 namespace dfs::server {
 namespace {
 
-// Key and value encodings: docs/chunk_store.md, "Metadata".
+// Column families and the format marker: docs/chunk_store.md, "Metadata";
+// the records in them: server/chunk_store_records.h.
 constexpr char kReplicasFamily[] = "replicas";
 constexpr char kBlocksFamily[] = "blocks";
 constexpr char kIntentsFamily[] = "intents";
 constexpr char kFormatKey[] = "format";
 constexpr char kFormat[] = "dfs chunk store 1";
-constexpr size_t kReplicaValueSize = 17;
 
-void PutBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i)
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
+// The reserve when none is given: the larger of these (chunk_store_dir.h).
+constexpr uint64_t kMinReserve = 64ull << 20;
+constexpr uint64_t kReservePercent = 1;
 
-uint64_t GetBigEndian(std::string_view in) {
-  uint64_t v = 0;
-  for (char c : in)
-    v = (v << 8) | static_cast<uint8_t>(c);
-  return v;
-}
+// RocksDB sizes that keep what it writes on its own (log, flushes) well
+// inside the reserve: small memtables (metadata is a few bytes per 64 KiB
+// block), and a bound on the log, which a restart replays and flushes.
+constexpr uint64_t kWriteBufferSize = 8ull << 20;  // per column family, 4 of them
+constexpr uint64_t kMaxTotalWalSize = 32ull << 20;
 
-void PutLittleEndian64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i)
-    out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
+// RocksDB's info log, into the dfs log: warnings and errors only. A file
+// in the data directory would be the first thing to fail on a full disk,
+// and RocksDB 7.8 aborts on the next line after a failed one.
+class RocksLogger final : public rocksdb::Logger {
+ public:
+  explicit RocksLogger(std::string dir) : Logger(rocksdb::WARN_LEVEL), dir_(std::move(dir)) {}
 
-uint64_t GetLittleEndian64(std::string_view in) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i)
-    v = (v << 8) | static_cast<uint8_t>(in[i]);
-  return v;
-}
-
-std::string ChunkKey(uint64_t chunk_id) {
-  std::string key;
-  PutBigEndian(&key, chunk_id, 8);
-  return key;
-}
-
-std::string BlockKey(uint64_t chunk_id, uint32_t block) {
-  std::string key = ChunkKey(chunk_id);
-  PutBigEndian(&key, block, 4);
-  return key;
-}
-
-// Sorts after every block key of the chunk: the exclusive end of a range.
-std::string PastLastBlockKey(uint64_t chunk_id) {
-  std::string key = BlockKey(chunk_id, UINT32_MAX);
-  key.push_back('\0');
-  return key;
-}
-
-std::string IntentKey(Intent::Kind kind, uint64_t chunk_id, uint32_t block) {
-  std::string key(1, static_cast<char>(kind));
-  PutBigEndian(&key, chunk_id, 8);
-  if (kind == Intent::kWrite) PutBigEndian(&key, block, 4);
-  return key;
-}
-
-std::string Value64(uint64_t v) {
-  std::string value;
-  PutLittleEndian64(&value, v);
-  return value;
-}
-
-std::string EncodeReplica(const ReplicaInfo& info) {
-  std::string value;
-  PutLittleEndian64(&value, info.version);
-  PutLittleEndian64(&value, info.length);
-  value.push_back(static_cast<char>(info.state));
-  return value;
-}
-
-bool DecodeReplica(std::string_view key, std::string_view value, ReplicaInfo* info) {
-  if (key.size() != 8 || value.size() != kReplicaValueSize) return false;
-  const auto state = static_cast<uint8_t>(value[16]);
-  if (state > static_cast<uint8_t>(ReplicaState::kCorrupt)) return false;
-  info->chunk_id = GetBigEndian(key);
-  info->version = GetLittleEndian64(value.substr(0, 8));
-  info->length = GetLittleEndian64(value.substr(8, 8));
-  info->state = static_cast<ReplicaState>(state);
-  return true;
-}
-
-bool DecodeIntent(std::string_view key, std::string_view value, Intent* intent) {
-  if (key.empty()) return false;
-  switch (key[0]) {
-    case Intent::kWrite:
-      if (key.size() != 13 || value.size() != 8) return false;
-      intent->block = static_cast<uint32_t>(GetBigEndian(key.substr(9, 4)));
-      intent->value = GetLittleEndian64(value);
-      break;
-    case Intent::kTruncate:
-      if (key.size() != 9 || value.size() != 8) return false;
-      intent->value = GetLittleEndian64(value);
-      break;
-    case Intent::kRemove:
-      if (key.size() != 9 || !value.empty()) return false;
-      break;
-    default:
-      return false;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}  // INFO: not kept
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < rocksdb::WARN_LEVEL || level == rocksdb::HEADER_LEVEL) return;
+    char line[1024];
+    std::vsnprintf(line, sizeof(line), format, ap);
+    if (level == rocksdb::WARN_LEVEL) {
+      DFS_LOG(WARN) << "rocksdb " << dir_ << ": " << line;
+    } else {
+      DFS_LOG(ERROR) << "rocksdb " << dir_ << ": " << line;
+    }
   }
-  intent->kind = static_cast<Intent::Kind>(key[0]);
-  intent->chunk_id = GetBigEndian(key.substr(1, 8));
-  return true;
+
+ private:
+  const std::string dir_;
+};
+
+// The default Env, except that it cannot tell free space. That is how
+// RocksDB 7.8 is told not to recover from NoSpace by itself
+// (ErrorHandler::OverrideNoSpaceError): its recovery may resume writing to
+// the log that failed, which aborts (facebook/rocksdb#12448). DataDir
+// reopens the instance instead.
+class NoFreeSpaceEnv final : public rocksdb::EnvWrapper {
+ public:
+  NoFreeSpaceEnv() : EnvWrapper(rocksdb::Env::Default()) {}
+  const char* Name() const override { return "DfsNoFreeSpaceEnv"; }
+  rocksdb::Status GetFreeSpace(const std::string& /*path*/, uint64_t* /*free*/) override {
+    return rocksdb::Status::NotSupported("free space is dfs's business");
+  }
+};
+
+rocksdb::Env* ChunkMetaEnv() {
+  static NoFreeSpaceEnv* env = new NoFreeSpaceEnv();  // lives as long as any DB
+  return env;
+}
+
+Result<uint64_t> FreeSpace(const std::string& path, uint64_t* total = nullptr) {
+  struct statvfs vfs;
+  if (statvfs(path.c_str(), &vfs) != 0) return Status::FromErrno(errno, "statvfs " + path);
+  if (total) *total = uint64_t{vfs.f_blocks} * vfs.f_frsize;
+  return uint64_t{vfs.f_bavail} * vfs.f_frsize;
 }
 
 std::string Printable(std::string_view bytes) {
@@ -138,6 +104,7 @@ std::string Printable(std::string_view bytes) {
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
   if (s.IsCorruption()) return Status::Corrupt(what + ": " + s.ToString());
+  if (s.IsNoSpace()) return Status::NoSpace(what + ": " + s.ToString());
   return Status::IoError(what + ": " + s.ToString());
 }
 
@@ -178,51 +145,45 @@ Status MakeChunkTree(const std::string& root) {
 
 }  // namespace
 
-MetaBatch::MetaBatch(const DataDir& dir)
-    : dir_(dir), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+MetaBatch::MetaBatch(const DataDir& dir) : dir_(dir) {}
 
 MetaBatch::~MetaBatch() = default;
 
 void MetaBatch::PutReplica(const ReplicaInfo& info) {
-  batch_->Put(dir_.replicas_cf_, ChunkKey(info.chunk_id), EncodeReplica(info))
-      .PermitUncheckedError();
+  ops_.push_back({Op::kPut, Family::kReplicas, ChunkKey(info.chunk_id), EncodeReplica(info)});
 }
 
 void MetaBatch::DeleteReplica(uint64_t chunk_id) {
-  batch_->Delete(dir_.replicas_cf_, ChunkKey(chunk_id)).PermitUncheckedError();
+  ops_.push_back({Op::kDelete, Family::kReplicas, ChunkKey(chunk_id), ""});
   DropBlocksFrom(chunk_id, 0);
-  batch_->Delete(dir_.intents_cf_, IntentKey(Intent::kTruncate, chunk_id, 0))
-      .PermitUncheckedError();
+  ops_.push_back({Op::kDelete, Family::kIntents, IntentKey(Intent::kTruncate, chunk_id, 0), ""});
 }
 
 void MetaBatch::PutBlockSum(uint64_t chunk_id, uint32_t block, uint64_t sum) {
-  batch_->Put(dir_.blocks_cf_, BlockKey(chunk_id, block), Value64(sum)).PermitUncheckedError();
+  ops_.push_back({Op::kPut, Family::kBlocks, BlockKey(chunk_id, block), EncodeBlockSum(sum)});
 }
 
 void MetaBatch::DropBlocksFrom(uint64_t chunk_id, uint32_t first) {
-  batch_->DeleteRange(dir_.blocks_cf_, BlockKey(chunk_id, first), PastLastBlockKey(chunk_id))
-      .PermitUncheckedError();
-  batch_
-      ->DeleteRange(dir_.intents_cf_, IntentKey(Intent::kWrite, chunk_id, first),
-                    std::string(1, Intent::kWrite) + PastLastBlockKey(chunk_id))
-      .PermitUncheckedError();
+  ops_.push_back(
+      {Op::kDeleteRange, Family::kBlocks, BlockKey(chunk_id, first), PastLastBlockKey(chunk_id)});
+  ops_.push_back({Op::kDeleteRange, Family::kIntents, IntentKey(Intent::kWrite, chunk_id, first),
+                  std::string(1, Intent::kWrite) + PastLastBlockKey(chunk_id)});
 }
 
 void MetaBatch::PutIntent(const Intent& intent) {
-  const std::string key = IntentKey(intent.kind, intent.chunk_id, intent.block);
-  const std::string value = intent.kind == Intent::kRemove ? "" : Value64(intent.value);
-  batch_->Put(dir_.intents_cf_, key, value).PermitUncheckedError();
+  ops_.push_back({Op::kPut, Family::kIntents, IntentKey(intent.kind, intent.chunk_id, intent.block),
+                  EncodeIntentValue(intent)});
 }
 
 void MetaBatch::DeleteIntent(Intent::Kind kind, uint64_t chunk_id, uint32_t block) {
-  batch_->Delete(dir_.intents_cf_, IntentKey(kind, chunk_id, block)).PermitUncheckedError();
+  ops_.push_back({Op::kDelete, Family::kIntents, IntentKey(kind, chunk_id, block), ""});
 }
 
 bool MetaBatch::empty() const {
-  return batch_->Count() == 0;
+  return ops_.empty();
 }
 
-Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path) {
+Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path, uint64_t reserve) {
   std::unique_ptr<DataDir> dir(new DataDir());
   dir->path_ = path;
   bool created = false;
@@ -230,29 +191,20 @@ Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Status::FromErrno(errno, "stat " + path);
   dir->device_ = st.st_dev;
+  uint64_t total = 0;
+  ASSIGN_OR_RETURN(const uint64_t free, FreeSpace(path, &total));
+  dir->reserve_ = reserve > 0 ? reserve : std::max(kMinReserve, total / 100 * kReservePercent);
+  if (free < dir->reserve_ / 2) {
+    return Status::NoSpace(path + ": " + std::to_string(free) +
+                           " bytes free, the chunk metadata needs " +
+                           std::to_string(dir->reserve_ / 2) + " to open");
+  }
   RETURN_IF_ERROR(MakeChunkTree(path), "while preparing data directory " << path);
+  RETURN_IF_ERROR(MakeDir(path + "/meta", &created));
+  RETURN_IF_ERROR(dir->OpenDb());
+  rocksdb::DB* db = dir->db_.get();
 
-  rocksdb::DBOptions options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  // Metadata is small next to the data: keep RocksDB's threads and logs modest.
-  options.max_background_jobs = 2;
-  options.keep_log_file_num = 4;
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kReplicasFamily, rocksdb::ColumnFamilyOptions()},
-      {kBlocksFamily, rocksdb::ColumnFamilyOptions()},
-      {kIntentsFamily, rocksdb::ColumnFamilyOptions()},
-  };
   const std::string meta = path + "/meta";
-  rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, meta, families, &dir->handles_, &db),
-                            "opening chunk metadata " + meta));
-  dir->db_.reset(db);
-  dir->replicas_cf_ = dir->handles_[1];
-  dir->blocks_cf_ = dir->handles_[2];
-  dir->intents_cf_ = dir->handles_[3];
-
   std::string format;
   rocksdb::Status s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
   if (s.IsNotFound()) {
@@ -270,11 +222,72 @@ Result<std::unique_ptr<DataDir>> DataDir::Open(const std::string& path) {
   return dir;
 }
 
-DataDir::~DataDir() {
+Status DataDir::OpenDb() {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  // Metadata is small next to the data: keep RocksDB's threads modest.
+  options.max_background_jobs = 2;
+  options.max_total_wal_size = kMaxTotalWalSize;
+  // Full disks (chunk_store_dir.h): no info log file, no recovery of
+  // RocksDB's own (retryable errors included), a failed write stops the
+  // instance (paranoid_checks, the default).
+  options.info_log = std::make_shared<RocksLogger>(path_);
+  options.env = ChunkMetaEnv();
+  options.max_bgerror_resume_count = 0;
+  options.paranoid_checks = true;
+  rocksdb::ColumnFamilyOptions family;
+  family.write_buffer_size = kWriteBufferSize;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, family},
+      {kReplicasFamily, family},
+      {kBlocksFamily, family},
+      {kIntentsFamily, family},
+  };
+  const std::string meta = path_ + "/meta";
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(options, meta, families, &handles, &db),
+                            "opening chunk metadata " + meta));
+  db_.reset(db);
+  handles_ = std::move(handles);
+  replicas_cf_ = handles_[1];
+  blocks_cf_ = handles_[2];
+  intents_cf_ = handles_[3];
+  return Status::Ok();
+}
+
+void DataDir::CloseDb() {
   if (!db_) return;
+  // After a failed write too: closing flushes nothing into a failed log
+  // (RocksDB 7.8 skips a writer that has seen an error).
   for (rocksdb::ColumnFamilyHandle* handle : handles_)
     db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  handles_.clear();
+  replicas_cf_ = blocks_cf_ = intents_cf_ = nullptr;
   db_->Close().PermitUncheckedError();
+  db_.reset();
+}
+
+DataDir::~DataDir() {
+  CloseDb();
+}
+
+Result<uint64_t> DataDir::FreeBytes() const {
+  return FreeSpace(path_);
+}
+
+rocksdb::ColumnFamilyHandle* DataDir::Handle(MetaBatch::Family family) const {
+  switch (family) {
+    case MetaBatch::Family::kReplicas:
+      return replicas_cf_;
+    case MetaBatch::Family::kBlocks:
+      return blocks_cf_;
+    case MetaBatch::Family::kIntents:
+      return intents_cf_;
+  }
+  DFS_CHECK(false) << "unknown column family " << static_cast<int>(family);
+  return nullptr;
 }
 
 std::string DataDir::FanoutDir(uint64_t chunk_id) const {
@@ -290,6 +303,8 @@ std::string DataDir::DataFile(uint64_t chunk_id) const {
 }
 
 Result<std::vector<ReplicaInfo>> DataDir::LoadReplicas() const {
+  std::shared_lock lock(mu_);
+  if (!db_) return Status::Unavailable(path_ + ": chunk metadata not open (being reopened)");
   std::vector<ReplicaInfo> replicas;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), replicas_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -304,6 +319,8 @@ Result<std::vector<ReplicaInfo>> DataDir::LoadReplicas() const {
 }
 
 Result<std::vector<Intent>> DataDir::LoadIntents() const {
+  std::shared_lock lock(mu_);
+  if (!db_) return Status::Unavailable(path_ + ": chunk metadata not open (being reopened)");
   std::vector<Intent> intents;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), intents_cf_));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -319,12 +336,16 @@ Result<std::vector<Intent>> DataDir::LoadIntents() const {
 
 Result<std::vector<std::optional<uint64_t>>> DataDir::BlockSums(uint64_t chunk_id, uint32_t first,
                                                                 uint32_t count) const {
+  std::shared_lock lock(mu_);
+  if (!db_) return Status::Unavailable(path_ + ": chunk metadata not open (being reopened)");
   return ScanBlocks(blocks_cf_, "", chunk_id, first, count);
 }
 
 Result<std::vector<std::optional<uint64_t>>> DataDir::WriteIntents(uint64_t chunk_id,
                                                                    uint32_t first,
                                                                    uint32_t count) const {
+  std::shared_lock lock(mu_);
+  if (!db_) return Status::Unavailable(path_ + ": chunk metadata not open (being reopened)");
   return ScanBlocks(intents_cf_, std::string(1, Intent::kWrite), chunk_id, first, count);
 }
 
@@ -342,14 +363,17 @@ Result<std::vector<std::optional<uint64_t>>> DataDir::ScanBlocks(
   options.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, family));
   for (it->Seek(begin); it->Valid(); it->Next()) {
-    std::string_view key = it->key().ToStringView();
-    const std::string_view value = it->value().ToStringView();
-    if (key.size() != prefix.size() + 12 || value.size() != 8) {
+    const std::string_view key = it->key().ToStringView();
+    uint64_t chunk = 0;
+    uint32_t block = 0;
+    uint64_t sum = 0;
+    if (!key.starts_with(prefix) ||
+        !DecodeBlockSum(key.substr(prefix.size()), it->value().ToStringView(), &chunk, &block,
+                        &sum) ||
+        chunk != chunk_id || block < first || block - first >= count) {
       return Status::Corrupt(path_ + ": bad block record " + Printable(key));
     }
-    key.remove_prefix(prefix.size() + 8);
-    const auto block = static_cast<uint32_t>(GetBigEndian(key));
-    values[block - first] = GetLittleEndian64(value);
+    values[block - first] = sum;
   }
   RETURN_IF_ERROR(FromRocks(it->status(), "reading block records in " + path_));
   return values;
@@ -357,13 +381,79 @@ Result<std::vector<std::optional<uint64_t>>> DataDir::ScanBlocks(
 
 Status DataDir::Commit(MetaBatch& batch, bool sync) {
   DFS_CHECK(&batch.dir_ == this) << "a batch for " << batch.dir_.path_ << " committed to " << path_;
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  return FromRocks(db_->Write(options, batch.batch_.get()), "writing chunk metadata in " + path_);
+  while (true) {
+    if (failed_) RETURN_IF_ERROR(ReopenAfterFailure());
+    std::shared_lock lock(mu_);
+    // Again under the lock, which a reopen holds exclusively: while failed_
+    // is false, db_ is open and none of its writes has failed.
+    if (failed_) continue;  // another caller's write failed meanwhile
+    rocksdb::WriteBatch write;
+    for (const MetaBatch::Op& op : batch.ops_) {
+      rocksdb::ColumnFamilyHandle* family = Handle(op.family);
+      switch (op.kind) {
+        case MetaBatch::Op::kPut:
+          write.Put(family, op.key, op.value).PermitUncheckedError();
+          break;
+        case MetaBatch::Op::kDelete:
+          write.Delete(family, op.key).PermitUncheckedError();
+          break;
+        case MetaBatch::Op::kDeleteRange:
+          write.DeleteRange(family, op.key, op.value).PermitUncheckedError();
+          break;
+      }
+    }
+    rocksdb::WriteOptions options;
+    options.sync = sync;
+    Status s = FromRocks(db_->Write(options, &write), "writing chunk metadata in " + path_);
+    lock.unlock();
+    if (!s.ok()) {
+      // RocksDB stops the instance as well (every later write returns this
+      // error before touching the log), but it would also restart it.
+      std::lock_guard reopen(reopen_mu_);
+      if (!failed_) {
+        DFS_LOG(ERROR) << s << "; no more metadata writes in " << path_ << " until it is reopened";
+        failure_ = s;
+        next_reopen_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        failed_ = true;
+      }
+    }
+    return s;
+  }
 }
 
 Status DataDir::SyncLog() {
-  return FromRocks(db_->SyncWAL(), "syncing chunk metadata in " + path_);
+  // A synced write of nothing syncs the log with everything before it, and
+  // unlike DB::SyncWAL it refuses after a failed log write instead of
+  // syncing the failed log (which aborts in RocksDB 7.8).
+  MetaBatch nothing(*this);
+  return Commit(nothing, /*sync=*/true).WithContext("syncing chunk metadata");
+}
+
+Status DataDir::ReopenAfterFailure() {
+  std::lock_guard lock(reopen_mu_);
+  if (!failed_) return Status::Ok();  // reopened by another caller meanwhile
+  const auto refuse = [&](const std::string& why) {
+    return Status(failure_.code(), path_ + ": chunk metadata stopped after a failed write (" +
+                                       failure_.message() + "); " + why);
+  };
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_reopen_) return refuse("reopened when space allows");
+  next_reopen_ = now + std::chrono::seconds(1);
+  ASSIGN_OR_RETURN(const uint64_t free, FreeBytes());
+  if (free < reserve_ / 2) {
+    return refuse(std::to_string(free) + " bytes free, " + std::to_string(reserve_ / 2) +
+                  " needed to reopen");
+  }
+  std::unique_lock exclusive(mu_);
+  CloseDb();
+  Status s = OpenDb();
+  if (!s.ok()) {
+    DFS_LOG(ERROR) << "reopening chunk metadata in " << path_ << ": " << s << " (retried)";
+    return refuse("reopening failed: " + s.message());
+  }
+  failed_ = false;
+  DFS_LOG(INFO) << "reopened chunk metadata in " << path_ << " after " << failure_;
+  return Status::Ok();
 }
 
 }  // namespace dfs::server

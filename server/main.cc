@@ -25,6 +25,8 @@
 #include "common/http_status.h"
 #include "common/logging.h"
 #include "common/malloc_tuning.h"
+#include "proto/tls.h"
+#include "server/chunk_request_checks.h"
 #include "server/chunk_service.h"
 #include "server/chunk_store.h"
 #include "server/meta_link.h"
@@ -47,6 +49,7 @@ struct ChunkServerConfig {
   std::string http;
   std::chrono::milliseconds heartbeat_interval{1000};
   std::string log_level = "info";
+  tls::Files tls;
 };
 
 int Fail(const Status& s) {
@@ -132,10 +135,15 @@ int Main(int argc, char** argv) {
   parser.Add("heartbeat_interval", &cfg.heartbeat_interval, "heartbeat to the meta leader");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
   parser.Add("http", &cfg.http, "host:port for GET /metrics and /healthz (empty: none)");
+  tls::AddConfigKeys(&parser, &cfg.tls);
   Status s = parser.Parse(argc, argv);
   if (parser.help_requested()) return 0;
   if (!s.ok()) {
     std::fprintf(stderr, "dfs-chunkserver: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (Status t = tls::Configure(cfg.tls); !t.ok()) {
+    std::fprintf(stderr, "dfs-chunkserver: %s\n", t.ToString().c_str());
     return 2;
   }
   if (cfg.listen.empty() || cfg.data_dirs.empty() || cfg.meta.empty()) {
@@ -180,8 +188,17 @@ int Main(int argc, char** argv) {
   DFS_LOG(INFO) << "node " << identity->node_id << " of cluster " << identity->cluster_id
                 << " (zone " << cfg.zone << ")";
 
-  Result<std::unique_ptr<ChunkStore>> store =
-      ChunkStore::Open(ChunkStoreOptions{cfg.data_dirs, identity->chunk_size, cfg.capacity.value});
+  const ChunkStoreOptions store_options{cfg.data_dirs, identity->chunk_size, cfg.capacity.value};
+  Result<std::unique_ptr<ChunkStore>> store = ChunkStore::Open(store_options);
+  // A data directory too full to open its metadata store in: wait for space
+  // rather than open RocksDB into a full disk (docs/chunk_store.md, "Full disks").
+  for (int tries = 0; !store.ok() && store.status().code() == ErrorCode::NO_SPACE && !g_stop;
+       ++tries) {
+    DFS_LOG_IF(WARN, tries % 10 == 0)
+        << store.status() << "; waiting for space, trying every second";
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    store = ChunkStore::Open(store_options);
+  }
   if (!store.ok()) return Fail(store.status());
 
   client::ChunkStubPool peers;
@@ -192,9 +209,10 @@ int Main(int argc, char** argv) {
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(cfg.listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(cfg.listen, tls::ServerCredentials(), &port);
   builder.SetMaxReceiveMessageSize(client::kMaxChunkMessageBytes);
   builder.SetMaxSendMessageSize(client::kMaxChunkMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) return Fail(Status::Unavailable("cannot listen on " + cfg.listen));

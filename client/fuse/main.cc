@@ -29,6 +29,7 @@
 #include "client/fuse/mount_options.h"
 #include "common/http_status.h"
 #include "common/logging.h"
+#include "proto/tls.h"
 
 namespace dfs::client {
 namespace {
@@ -195,6 +196,9 @@ int Main(int argc, char** argv) {
   if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode))
     return Fail("mount point " + o.mountpoint + " is not a directory");
   o.mountpoint = real;
+  // Read now: the daemon leaves the working directory, relative paths too.
+  if (Status s = tls::Configure({o.tls_ca, o.tls_cert, o.tls_key}); !s.ok())
+    return Fail(s.message());
   if (o.fake) return 0;
 
   if (o.foreground) return Serve(o, -1);

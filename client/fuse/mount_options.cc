@@ -93,6 +93,9 @@ Status ApplyOne(const std::string& option, bool sloppy, MountOptions* o) {
   } else if (key == "http") {
     RETURN_IF_ERROR(need_value());
     o->http = value;
+  } else if (key == "tls_ca" || key == "tls_cert" || key == "tls_key") {
+    RETURN_IF_ERROR(need_value());
+    (key == "tls_ca" ? o->tls_ca : key == "tls_cert" ? o->tls_cert : o->tls_key) = value;
   } else if (key == "cache_dir") {
     RETURN_IF_ERROR(need_value());
     o->fs.cache_dir = value;
@@ -252,6 +255,9 @@ std::string MountUsage() {
          "  entry_timeout=SECONDS  kernel name cache (default 1)\n"
          "  meta_timeout=SECONDS   how long metadata calls retry (default 60)\n"
          "  writeback_buffer=BYTES buffered writes, all files together (default 64MiB)\n"
+         "  tls_ca=FILE            cluster CA certificate (mutual TLS, with the next two)\n"
+         "  tls_cert=FILE          this mount's certificate (role mount.dfs)\n"
+         "  tls_key=FILE           its key\n"
          "  allow_other            let every user use the mount (permissions still apply)\n"
          "  ro                     read-only mount\n"
          "  foreground             stay in the foreground, log to stderr\n"

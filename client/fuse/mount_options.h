@@ -29,6 +29,8 @@ struct MountOptions {
   bool foreground = false;
   bool debug = false;
   std::string http;   // host:port for /metrics and /healthz; empty: none
+  // Mutual TLS (docs/security.md): PEM files, all three or none.
+  std::string tls_ca, tls_cert, tls_key;
   bool fake = false;  // mount -f: check the options, mount nothing
   bool help = false;  // --help: print MountUsage() and mount nothing
   // Generic mount options for the kernel, as given (e.g. "nosuid").

@@ -10,29 +10,6 @@ namespace dfs::meta::ops {
 
 namespace {
 
-bool IsCreatable(pb::FileType type) {
-  switch (type) {
-    case pb::FILE_TYPE_REGULAR:
-    case pb::FILE_TYPE_DIRECTORY:
-    case pb::FILE_TYPE_SYMLINK:
-    case pb::FILE_TYPE_FIFO:
-    case pb::FILE_TYPE_SOCKET:
-      return true;
-    default:
-      return false;
-  }
-}
-
-Status ValidateCreate(const pb::CreateRequest& req) {
-  RETURN_IF_ERROR(ValidateName(req.name()));
-  if (!IsCreatable(req.type())) {
-    return Status::InvalidArgument("cannot create a file of type " + std::to_string(req.type()));
-  }
-  if (req.type() == pb::FILE_TYPE_SYMLINK)
-    RETURN_IF_ERROR(ValidateSymlinkTarget(req.symlink_target()));
-  return Status::Ok();
-}
-
 // The name exists already: O_CREAT without O_EXCL opens an existing regular
 // file; everything else is EEXIST (EISDIR for a file over a directory).
 Result<pb::MetaReply> CreateOverExisting(const MetaTxn& txn, const pb::CreateRequest& req,

@@ -6,6 +6,7 @@
 #include "meta/meta_store.h"
 #include "meta/ops/lock_ranges.h"
 #include "meta/ops/namespace.h"
+#include "meta/ops/validate.h"
 
 namespace dfs::meta::ops {
 
@@ -17,21 +18,6 @@ Status RequireLiveSession(const MetaTxn& txn, uint64_t lock_session) {
   if (!record || record->expired_ns() != 0) {
     return Status::SessionExpired("lock session " + std::to_string(lock_session) +
                                   " has expired: its locks were released");
-  }
-  return Status::Ok();
-}
-
-Status ValidateRange(const pb::LockRange& l) {
-  if (l.kind() != pb::LOCK_KIND_POSIX && l.kind() != pb::LOCK_KIND_FLOCK) {
-    return Status::InvalidArgument("unknown lock kind " + std::to_string(l.kind()));
-  }
-  if (l.type() != pb::LOCK_TYPE_UNLOCK && l.type() != pb::LOCK_TYPE_READ &&
-      l.type() != pb::LOCK_TYPE_WRITE) {
-    return Status::InvalidArgument("unknown lock type " + std::to_string(l.type()));
-  }
-  if (l.start() > l.end()) {
-    return Status::InvalidArgument("lock range ends (" + std::to_string(l.end()) +
-                                   ") before it starts (" + std::to_string(l.start()) + ")");
   }
   return Status::Ok();
 }
@@ -49,7 +35,7 @@ pb::LockRange Normalized(const pb::LockRange& l) {
 }  // namespace
 
 Result<pb::MetaReply> Lock(MetaTxn& txn, const OpContext&, const pb::LockRequest& req) {
-  RETURN_IF_ERROR(ValidateRange(req.lock()));
+  RETURN_IF_ERROR(ValidateLockRange(req.lock()));
   RETURN_IF_ERROR(RequireLiveSession(txn, req.lock().lock_session()));
   RETURN_IF_ERROR(RequireInode(txn, req.inode()).status());
   pb::LockRange want = Normalized(req.lock());
@@ -153,7 +139,7 @@ Result<pb::MetaReply> ExpireLockSessions(MetaTxn& txn, const OpContext& ctx,
 
 Result<std::optional<pb::LockRange>> TestLock(const MetaTxn& txn, uint64_t inode,
                                               const pb::LockRange& want) {
-  RETURN_IF_ERROR(ValidateRange(want));
+  RETURN_IF_ERROR(ValidateLockRange(want));
   ASSIGN_OR_RETURN(std::optional<pb::LockList> list, txn.GetLockList(inode));
   if (!list) return std::optional<pb::LockRange>();
   const pb::LockRange* conflict = FindLockConflict(*list, Normalized(want));

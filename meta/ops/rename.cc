@@ -26,17 +26,6 @@ struct RenamePlan {
   bool noop = false;  // both names are links to one inode
 };
 
-Status ValidateRename(const pb::RenameRequest& req) {
-  if ((req.flags() & ~(kRenameNoReplace | kRenameExchange)) != 0) {
-    return Status::InvalidArgument("unknown rename flags " + std::to_string(req.flags()));
-  }
-  if ((req.flags() & kRenameNoReplace) != 0 && (req.flags() & kRenameExchange) != 0) {
-    return Status::InvalidArgument("RENAME_NOREPLACE and RENAME_EXCHANGE together");
-  }
-  RETURN_IF_ERROR(ValidateName(req.name()));
-  return ValidateName(req.new_name());
-}
-
 // Nothing moves into, out of or within the trash by rename.
 Status CheckRenameWritable(const MetaTxn& txn, const pb::RenameRequest& req) {
   RETURN_IF_ERROR(CheckEntryWritable(txn, req.parent(), req.name()));

@@ -12,10 +12,6 @@ namespace dfs::meta::ops {
 
 namespace {
 
-constexpr uint32_t kKnownBits = pb::SETATTR_MODE | pb::SETATTR_UID | pb::SETATTR_GID |
-                                pb::SETATTR_SIZE | pb::SETATTR_ATIME | pb::SETATTR_MTIME |
-                                pb::SETATTR_ATIME_NOW | pb::SETATTR_MTIME_NOW;
-
 bool Has(const pb::SetAttrRequest& req, pb::SetAttrBits bit) {
   return (req.valid() & bit) != 0;
 }
@@ -28,20 +24,6 @@ bool SetsExplicitTime(const pb::SetAttrRequest& req) {
 
 bool SetsTimeNow(const pb::SetAttrRequest& req) {
   return Has(req, pb::SETATTR_ATIME_NOW) || Has(req, pb::SETATTR_MTIME_NOW);
-}
-
-Status ValidateSetAttr(const pb::SetAttrRequest& req) {
-  if ((req.valid() & ~kKnownBits) != 0) {
-    return Status::InvalidArgument("unknown setattr bits " + std::to_string(req.valid()));
-  }
-  if (Has(req, pb::SETATTR_SIZE) && req.size() > kMaxFileSize) {
-    return Status::FileTooLarge("size " + std::to_string(req.size()));
-  }
-  if ((Has(req, pb::SETATTR_ATIME) && req.atime().nsec() >= 1000000000) ||
-      (Has(req, pb::SETATTR_MTIME) && req.mtime().nsec() >= 1000000000)) {
-    return Status::InvalidArgument("nanoseconds out of range");
-  }
-  return Status::Ok();
 }
 
 // Who may change what (Linux setattr_prepare and chown_ok/chgrp_ok).

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "proto/meta.pb.h"
 
 namespace dfs::meta {
 
@@ -30,5 +31,24 @@ Status ValidateXattrName(const std::string& name);
 // A symlink target: 1-4095 bytes without NUL. NOT_FOUND when empty (as
 // symlink(2)), NAME_TOO_LONG when longer, INVALID_ARGUMENT with a NUL.
 Status ValidateSymlinkTarget(const std::string& target);
+
+// A create: a valid name, a type that can be created (regular, directory,
+// symlink, FIFO, socket; INVALID_ARGUMENT otherwise) and, for a symlink, a
+// valid target.
+Status ValidateCreate(const pb::CreateRequest& req);
+
+// A setattr: only known SetAttrBits (INVALID_ARGUMENT), a size of at most
+// kMaxFileSize (FILE_TOO_LARGE), nanoseconds below 1e9 in the times it sets.
+Status ValidateSetAttr(const pb::SetAttrRequest& req);
+
+// A setxattr: a valid name, known flags and not both, a value of at most
+// kMaxXattrValueLength bytes (RANGE, as Linux).
+Status ValidateSetXattr(const pb::XattrRequest& req);
+
+// A rename: known flags and not both; both names valid.
+Status ValidateRename(const pb::RenameRequest& req);
+
+// A lock or unlock: a known kind and type, start <= end.
+Status ValidateLockRange(const pb::LockRange& lock);
 
 }  // namespace dfs::meta

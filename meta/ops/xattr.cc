@@ -9,25 +9,6 @@
 
 namespace dfs::meta::ops {
 
-namespace {
-
-Status ValidateSetXattr(const pb::XattrRequest& req) {
-  RETURN_IF_ERROR(ValidateXattrName(req.name()));
-  if ((req.flags() & ~(kXattrCreate | kXattrReplace)) != 0) {
-    return Status::InvalidArgument("unknown xattr flags " + std::to_string(req.flags()));
-  }
-  if ((req.flags() & kXattrCreate) != 0 && (req.flags() & kXattrReplace) != 0) {
-    return Status::InvalidArgument("XATTR_CREATE and XATTR_REPLACE together");
-  }
-  if (req.value().size() > kMaxXattrValueLength) {
-    return Status::Range("xattr value of " + std::to_string(req.value().size()) + " bytes (max " +
-                         std::to_string(kMaxXattrValueLength) + ")");
-  }
-  return Status::Ok();
-}
-
-}  // namespace
-
 Result<pb::MetaReply> SetXattr(MetaTxn& txn, const OpContext& ctx, const pb::XattrRequest& req) {
   RETURN_IF_ERROR(ValidateSetXattr(req));
   ASSIGN_OR_RETURN(pb::InodeRecord record, RequireInode(txn, req.inode()));

@@ -11,6 +11,54 @@ namespace {
 
 constexpr char kTransferContext[] = "transfer";
 
+// Terms and indexes grow by one per election or entry: no honest peer comes
+// near this, and a message beyond it could make ours overflow (term + 1).
+constexpr uint64_t kMaxTermOrIndex = uint64_t{1} << 62;
+
+// A message no honest peer sends, which Step drops. Only what can be judged
+// without the node's state; the handlers check the rest.
+bool Malformed(const Message& m) {
+  // Only requests forwarded to the leader travel without a term (Send), and
+  // the pre-vote refusal of a node that never saw one. Anything else with
+  // term 0 would pass as a message of our own term (a heartbeat would set
+  // our term to 0).
+  if (m.term == 0 && m.type != MessageType::kProp && m.type != MessageType::kReadIndex &&
+      m.type != MessageType::kTransferLeader && m.type != MessageType::kPreVoteResp) {
+    return true;
+  }
+  if (m.term > kMaxTermOrIndex || m.log_term > kMaxTermOrIndex || m.index > kMaxTermOrIndex ||
+      m.commit > kMaxTermOrIndex || m.reject_hint > kMaxTermOrIndex) {
+    return true;
+  }
+  if (m.type == MessageType::kSnap) {
+    if (!m.snapshot || m.snapshot->meta.index > kMaxTermOrIndex ||
+        m.snapshot->meta.term > kMaxTermOrIndex) {
+      return true;
+    }
+    // A learner listed twice, or as a voter too (ResetMembership).
+    const ConfState& cs = m.snapshot->meta.conf_state;
+    for (auto it = cs.learners.begin(); it != cs.learners.end(); ++it) {
+      if (std::find(cs.voters.begin(), cs.voters.end(), *it) != cs.voters.end() ||
+          std::find(cs.learners.begin(), it, *it) != it) {
+        return true;
+      }
+    }
+  }
+  // Entries come only in appends, as the log holds them: one run right
+  // after (index, log_term), terms never decreasing nor above the
+  // leader's, membership changes that decode.
+  if (!m.entries.empty() && m.type != MessageType::kApp) return true;
+  uint64_t index = m.index;
+  uint64_t term = m.log_term;
+  for (const Entry& e : m.entries) {
+    if (e.index != index + 1 || e.term < term || e.term == 0 || e.term > m.term) return true;
+    if (e.type == EntryType::kConfChange && !ConfChange::Decode(e.data)) return true;
+    index = e.index;
+    term = e.term;
+  }
+  return false;
+}
+
 }  // namespace
 
 Raft::Raft(const Config& config, const Storage* storage)
@@ -345,6 +393,7 @@ bool Raft::QuorumActive() {
 void Raft::Step(const Message& m) {
   DFS_CHECK(!ready_outstanding_) << "Step between GetReady and Advance";
   if (m.to != id_ && m.to != kNone) return;
+  if (Malformed(m)) return;
 
   if (m.term > term_) {
     if (m.type == MessageType::kVote || m.type == MessageType::kPreVote) {
@@ -453,6 +502,10 @@ void Raft::StepLeader(const Message& m) {
 }
 
 void Raft::HandleAppendResponse(const Message& m, Progress& pr) {
+  // No honest follower answers about entries we do not have. Taken, it
+  // would put match past our log (and a follower a forged snapshot put
+  // ahead would be sent our snapshot again and again).
+  if (m.index > log_.LastIndex()) return;
   pr.recent_active = true;
   if (m.reject) {
     uint64_t next_probe = m.reject_hint;

@@ -68,7 +68,8 @@ class Raft {
   // Starts an election now (as if the election timeout had passed).
   void Campaign();
   // Feeds a message from a peer. Messages from unknown senders, stale terms
-  // or for other nodes are handled as Raft says (mostly ignored).
+  // or for other nodes are handled as Raft says (mostly ignored). Malformed
+  // ones, which no honest peer sends (docs/raft.md), are dropped.
   void Step(const Message& m);
 
   // Appends data to the log. Only the leader accepts.

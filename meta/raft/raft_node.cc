@@ -10,6 +10,7 @@
 
 #include "common/check.h"
 #include "common/logging.h"
+#include "proto/tls.h"
 
 namespace dfs::raft {
 
@@ -50,8 +51,9 @@ Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, R
                                                     const std::vector<grpc::Service*>& services) {
   grpc::ServerBuilder builder;
   ConfigureRaftServer(&builder);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, kMaxStreamsPerConnection);
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(listen, tls::ServerCredentials(), &port);
   builder.RegisterService(node->raft_service());
   for (grpc::Service* service : services)
     builder.RegisterService(service);

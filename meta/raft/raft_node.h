@@ -196,9 +196,17 @@ class RaftNode : private TransportHandler {
   RaftNodeStatus status_;
 };
 
+// Calls in progress at once on one client connection (HTTP/2 streams) of
+// a server started by ServeRaftNode; a client's further calls wait for one
+// to end. Bounds what one connection may hold (handler threads of the
+// synchronous services, buffers of large messages) while leaving room for
+// a busy mount: its watch stream and lock waits (up to 30 s each) count.
+inline constexpr int kMaxStreamsPerConnection = 1024;
+
 // Starts a gRPC server on `listen` carrying the node's Raft traffic and the
-// application's `services` (ConfigureRaftServer applied). REQUIRES: all
-// outlive the server.
+// application's `services` (ConfigureRaftServer applied, messages up to 64
+// MiB; at most kMaxStreamsPerConnection calls per connection). REQUIRES:
+// all outlive the server.
 Result<std::unique_ptr<grpc::Server>> ServeRaftNode(const std::string& listen, RaftNode* node,
                                                     const std::vector<grpc::Service*>& services);
 

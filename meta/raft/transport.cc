@@ -13,7 +13,9 @@
 #include <thread>
 
 #include "common/logging.h"
+#include "meta/raft/message_proto.h"
 #include "proto/channel_args.h"
+#include "proto/tls.h"
 #include "proto/raft.grpc.pb.h"
 
 namespace dfs::raft {
@@ -21,72 +23,6 @@ namespace dfs::raft {
 namespace fs = std::filesystem;
 
 namespace {
-
-void ToProto(const Message& m, pb::RaftMessage* out) {
-  out->set_type(static_cast<uint32_t>(m.type));
-  out->set_from(m.from);
-  out->set_to(m.to);
-  out->set_term(m.term);
-  out->set_log_term(m.log_term);
-  out->set_index(m.index);
-  out->set_commit(m.commit);
-  out->set_reject(m.reject);
-  out->set_reject_hint(m.reject_hint);
-  out->set_context(m.context);
-  for (const Entry& e : m.entries) {
-    pb::RaftEntry* pe = out->add_entries();
-    pe->set_term(e.term);
-    pe->set_index(e.index);
-    pe->set_type(static_cast<uint32_t>(e.type));
-    pe->set_data(e.data);
-  }
-  if (m.snapshot) {
-    pb::RaftSnapshotMeta* s = out->mutable_snapshot();
-    s->set_index(m.snapshot->meta.index);
-    s->set_term(m.snapshot->meta.term);
-    for (NodeId id : m.snapshot->meta.conf_state.voters)
-      s->mutable_conf_state()->add_voters(id);
-    for (NodeId id : m.snapshot->meta.conf_state.learners) {
-      s->mutable_conf_state()->add_learners(id);
-    }
-  }
-}
-
-// Returns false for a message no honest peer sends.
-bool FromProto(pb::RaftMessage* in, Message* m) {
-  if (in->type() > static_cast<uint32_t>(MessageType::kProp)) return false;
-  m->type = static_cast<MessageType>(in->type());
-  m->from = in->from();
-  m->to = in->to();
-  m->term = in->term();
-  m->log_term = in->log_term();
-  m->index = in->index();
-  m->commit = in->commit();
-  m->reject = in->reject();
-  m->reject_hint = in->reject_hint();
-  m->context = std::move(*in->mutable_context());
-  m->entries.reserve(in->entries_size());
-  for (pb::RaftEntry& pe : *in->mutable_entries()) {
-    if (pe.type() > static_cast<uint32_t>(EntryType::kConfChange)) return false;
-    Entry e;
-    e.term = pe.term();
-    e.index = pe.index();
-    e.type = static_cast<EntryType>(pe.type());
-    e.data = std::move(*pe.mutable_data());
-    m->entries.push_back(std::move(e));
-  }
-  if (m->type == MessageType::kSnap) {
-    if (!in->has_snapshot()) return false;
-    auto snap = std::make_shared<Snapshot>();
-    snap->meta.index = in->snapshot().index();
-    snap->meta.term = in->snapshot().term();
-    const auto& cs = in->snapshot().conf_state();
-    snap->meta.conf_state.voters.assign(cs.voters().begin(), cs.voters().end());
-    snap->meta.conf_state.learners.assign(cs.learners().begin(), cs.learners().end());
-    m->snapshot = std::move(snap);
-  }
-  return m->from != kNone;
-}
 
 // A file name inside a snapshot: no directories, no way out of the folder.
 bool SafeFileName(const std::string& name) {
@@ -104,8 +40,10 @@ class RaftTransport::Service final : public pb::RaftService::Service {
           TransportHandler* handler)
       : options_(options), cluster_id_(cluster_id), handler_(handler) {}
 
-  grpc::Status Send(grpc::ServerContext*, grpc::ServerReader<pb::RaftBatch>* reader,
+  grpc::Status Send(grpc::ServerContext* ctx, grpc::ServerReader<pb::RaftBatch>* reader,
                     pb::RaftAck*) override {
+    // Only members of the cluster (node certificates) take part in Raft.
+    if (!tls::PeerOf(*ctx).node()) return tls::PermissionDenied();
     pb::RaftBatch batch;
     while (reader->Read(&batch)) {
       if (!cluster_id_.Accepts(batch.header().cluster_id())) {
@@ -123,13 +61,16 @@ class RaftTransport::Service final : public pb::RaftService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status InstallSnapshot(grpc::ServerContext*, grpc::ServerReader<pb::SnapshotPiece>* reader,
+  grpc::Status InstallSnapshot(grpc::ServerContext* ctx, grpc::ServerReader<pb::SnapshotPiece>* reader,
                                pb::RaftAck*) override {
+    // Only members of the cluster (node certificates) take part in Raft.
+    if (!tls::PeerOf(*ctx).node()) return tls::PermissionDenied();
     pb::SnapshotPiece piece;
     Message m;
     std::string dir;
     std::ofstream out;
     std::string current_file;
+    uint64_t file_bytes = 0;  // written to current_file so far
     auto fail = [&](const std::string& why) {
       if (!dir.empty()) fs::remove_all(dir);
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, why);
@@ -158,9 +99,13 @@ class RaftTransport::Service final : public pb::RaftService::Service {
           current_file = piece.file();
           out.open(dir + "/" + current_file, std::ios::binary | std::ios::trunc);
           if (!out) return fail("cannot write " + current_file);
+          file_bytes = 0;
         }
-        out.seekp(static_cast<std::streamoff>(piece.offset()));
+        // A file streams in order from its start (StreamSnapshot): a piece
+        // anywhere else, a hole up to any offset, is none an honest peer sends.
+        if (piece.offset() != file_bytes) return fail("snapshot piece out of order");
         out.write(piece.data().data(), static_cast<std::streamsize>(piece.data().size()));
+        file_bytes += piece.data().size();
         if (!out) return fail("write failed in " + current_file);
       }
       if (piece.last()) {
@@ -215,7 +160,7 @@ class RaftTransport::Peer {
     if (address == address_) return;
     address_ = std::move(address);
     grpc::ChannelArguments args = MetaChannelArgs(/*keepalive=*/true);
-    channel_ = grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+    channel_ = tls::Channel(address_, args);
     stub_ = pb::RaftService::NewStub(channel_);
     if (context_) context_->TryCancel();  // reconnect to the new address
   }

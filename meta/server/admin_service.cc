@@ -15,6 +15,8 @@
 #include "meta/ops/fsck.h"
 #include "meta/server/propose.h"
 #include "meta/server/repair_plan.h"
+#include "meta/server/request_checks.h"
+#include "proto/tls.h"
 #include "proto/wire_error.h"
 
 namespace dfs::meta {
@@ -38,8 +40,16 @@ bool AdminServiceImpl::Serving(const pb::RpcHeader& header, pb::Error* error) co
   return false;
 }
 
-grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequest* req,
+bool AdminServiceImpl::Refused(const dfs::Status& check, pb::Error* error) {
+  if (check.ok()) return false;
+  StatusToProto(check, error);
+  return true;
+}
+
+grpc::Status AdminServiceImpl::Status(grpc::ServerContext* ctx, const pb::StatusRequest* req,
                                       pb::StatusReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   raft::RaftNodeStatus st = node_->GetStatus();
   reply->set_cluster_id(store_->cluster_id());
@@ -121,8 +131,10 @@ grpc::Status AdminServiceImpl::Status(grpc::ServerContext*, const pb::StatusRequ
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::Drain(grpc::ServerContext*, const pb::NodeRequest* req,
+grpc::Status AdminServiceImpl::Drain(grpc::ServerContext* ctx, const pb::NodeRequest* req,
                                      pb::AdminReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   Result<pb::NodeRecord> node = store_->Node(req->node_id());
   dfs::Status s = node.status();
@@ -145,9 +157,11 @@ grpc::Status AdminServiceImpl::Drain(grpc::ServerContext*, const pb::NodeRequest
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::SetRepairLimits(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::SetRepairLimits(grpc::ServerContext* ctx,
                                                const pb::SetRepairLimitsRequest* req,
                                                pb::AdminReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   RepairLimits limits = repair_->Stats().limits;
   if (req->has_max_jobs()) limits.max_jobs = req->max_jobs();
@@ -176,13 +190,11 @@ grpc::Status Answer(const dfs::Status& s, const std::string& message, pb::AdminR
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext*, const pb::MemberChangeRequest* req,
+grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
                                          pb::AdminReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckAddMemberRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
-  if (req->id() == 0 || req->address().empty()) {
-    return Answer(Status::InvalidArgument("a new member needs an id > 0 and an address"), "",
-                  reply);
-  }
   raft::RaftNodeStatus st = node_->GetStatus();
   for (raft::NodeId id : st.conf_state.voters) {
     if (id == req->id()) {
@@ -207,17 +219,21 @@ grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext*, const pb::MemberC
                 reply);
 }
 
-grpc::Status AdminServiceImpl::RemoveMember(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::RemoveMember(grpc::ServerContext* ctx,
                                             const pb::MemberChangeRequest* req,
                                             pb::AdminReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckMemberRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   dfs::Status s = node_->RemoveMember(req->id(), std::chrono::seconds(30));
   return Answer(s, "meta server " + std::to_string(req->id()) + " removed from the group", reply);
 }
 
-grpc::Status AdminServiceImpl::TransferLeader(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::TransferLeader(grpc::ServerContext* ctx,
                                               const pb::MemberChangeRequest* req,
                                               pb::AdminReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckMemberRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   dfs::Status s = node_->TransferLeadership(req->id());
   // Done when the target leads (or the time is up).
@@ -278,10 +294,12 @@ Result<bool> StreamFiles(const std::string& dir, grpc::ServerWriter<pb::BackupEv
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const pb::BackupRequest* req,
+grpc::Status AdminServiceImpl::Backup(grpc::ServerContext* ctx, const pb::BackupRequest* req,
                                       grpc::ServerWriter<pb::BackupEvent>* writer) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
   pb::BackupEvent refused;
-  if (!Serving(req->header(), refused.mutable_error())) {
+  if (Refused(CheckRequest(*req), refused.mutable_error()) ||
+      !Serving(req->header(), refused.mutable_error())) {
     writer->Write(refused);
     return grpc::Status::OK;
   }
@@ -323,8 +341,10 @@ grpc::Status AdminServiceImpl::Backup(grpc::ServerContext*, const pb::BackupRequ
 
 grpc::Status AdminServiceImpl::Fsck(grpc::ServerContext* ctx, const pb::FsckRequest* req,
                                     grpc::ServerWriter<pb::FsckEvent>* writer) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
   pb::FsckEvent refused;
-  if (!Serving(req->header(), refused.mutable_error())) {
+  if (Refused(CheckRequest(*req), refused.mutable_error()) ||
+      !Serving(req->header(), refused.mutable_error())) {
     writer->Write(refused);
     return grpc::Status::OK;
   }

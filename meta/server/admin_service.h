@@ -73,6 +73,9 @@ class AdminServiceImpl final : public pb::AdminService::Service {
   // OK on the leader of a formatted cluster that the header may name;
   // otherwise fills `error` (NOT_LEADER with the leader's address).
   bool Serving(const pb::RpcHeader& header, pb::Error* error) const;
+  // Fills `error` when `check` (the request's field check,
+  // meta/server/request_checks.h) failed; true then.
+  static bool Refused(const dfs::Status& check, pb::Error* error);
 
   raft::RaftNode* node_;
   MetaStore* store_;

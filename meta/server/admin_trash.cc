@@ -3,7 +3,6 @@
 // are replicated commands (meta/ops/trash.h).
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
@@ -11,6 +10,8 @@
 #include "meta/ops/trash.h"
 #include "meta/server/admin_service.h"
 #include "meta/server/propose.h"
+#include "meta/server/request_checks.h"
+#include "proto/tls.h"
 #include "proto/wire_error.h"
 
 namespace dfs::meta {
@@ -59,8 +60,10 @@ pb::WatchEvent RestoreEvent(uint64_t inode, uint64_t parent, const std::string& 
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::TrashList(grpc::ServerContext*, const pb::TrashListRequest* req,
+grpc::Status AdminServiceImpl::TrashList(grpc::ServerContext* ctx, const pb::TrashListRequest* req,
                                          pb::TrashListReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
   if (dfs::Status s = node_->ReadBarrierAndWait(std::chrono::seconds(5)); !s.ok()) {
     StatusToProto(s, reply->mutable_error());
@@ -82,15 +85,12 @@ grpc::Status AdminServiceImpl::TrashList(grpc::ServerContext*, const pb::TrashLi
   return grpc::Status::OK;
 }
 
-grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
+grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext* ctx,
                                             const pb::TrashRestoreRequest* req,
                                             pb::TrashRestoreReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
-  if (req->to_parent() == 0 && !req->to_name().empty()) {
-    StatusToProto(Status::InvalidArgument("a new name needs the directory to put it in"),
-                  reply->mutable_error());
-    return grpc::Status::OK;
-  }
   // Where it goes: the request's place, or the entry's original one (read
   // before the command takes the record away); the original name when only
   // a directory is given.
@@ -128,13 +128,9 @@ grpc::Status AdminServiceImpl::TrashRestore(grpc::ServerContext*,
 grpc::Status AdminServiceImpl::TrashPurge(grpc::ServerContext* ctx,
                                           const pb::TrashPurgeRequest* req,
                                           pb::TrashPurgeReply* reply) {
+  if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
+  if (Refused(CheckRequest(*req), reply->mutable_error())) return grpc::Status::OK;
   if (!Serving(req->header(), reply->mutable_error())) return grpc::Status::OK;
-  if (!std::isfinite(req->older_than_sec()) || req->older_than_sec() < 0 ||
-      req->older_than_sec() > 1e9) {
-    StatusToProto(Status::InvalidArgument("--older-than must be between 0 and 1e9 seconds"),
-                  reply->mutable_error());
-    return grpc::Status::OK;
-  }
   // 0: everything, whatever clock stamped it.
   const int64_t before = req->older_than_sec() == 0
                              ? std::numeric_limits<int64_t>::max()

@@ -32,6 +32,8 @@
 #include "meta/server/trash_expiry.h"
 #include "meta/server/watch_hub.h"
 #include "proto/admin.pb.h"
+#include "proto/field_checks.h"
+#include "proto/tls.h"
 
 namespace dfs::meta {
 namespace {
@@ -62,6 +64,7 @@ struct MetaConfig {
   std::string http;
   std::string restore_from;
   bool restore_only = false;
+  tls::Files tls;
 };
 
 // --restore-from: checks the backup against its manifest and seeds the
@@ -120,6 +123,7 @@ int Main(int argc, char** argv) {
              "snapshot and compact the log every N entries");
   parser.Add("log_level", &cfg.log_level, "trace, debug, info, warn, error");
   parser.Add("http", &cfg.http, "host:port for GET /metrics and /healthz (empty: none)");
+  tls::AddConfigKeys(&parser, &cfg.tls);
   parser.Add("restore_from", &cfg.restore_from,
              "seed this new server's state from a backup directory (dfsadmin backup create); "
              "every member of the new group starts with the same backup; ignored once the "
@@ -140,6 +144,10 @@ int Main(int argc, char** argv) {
   if (parser.help_requested()) return 0;
   if (!s.ok()) {
     std::fprintf(stderr, "dfs-meta: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  if (Status t = tls::Configure(cfg.tls); !t.ok()) {
+    std::fprintf(stderr, "dfs-meta: %s\n", t.ToString().c_str());
     return 2;
   }
   if (cfg.restore_only && cfg.restore_from.empty()) {
@@ -166,8 +174,9 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "dfs-meta: --trash-days must be between 0 and 36500\n");
     return 2;
   }
-  if (cfg.replication == 0) {
-    std::fprintf(stderr, "dfs-meta: --replication must be at least 1\n");
+  if (cfg.replication == 0 || cfg.replication > static_cast<uint32_t>(kMaxChainLength)) {
+    // Chunk servers refuse longer chains (docs/security.md, "Input limits").
+    std::fprintf(stderr, "dfs-meta: --replication must be 1 to %d\n", kMaxChainLength);
     return 2;
   }
   s = InitLogging(cfg.log_level, "dfs-meta-" + std::to_string(cfg.id));

@@ -11,20 +11,24 @@
 #include "common/logging.h"
 #include "meta/server/propose.h"
 #include "meta/server/replica_report.h"
+#include "meta/server/request_checks.h"
 #include "meta/server/watch_events.h"
 #include "meta/server/watch_stream.h"
+#include "proto/tls.h"
 
 namespace dfs::meta {
 
 namespace {
 
-Credentials Creds(const pb::RpcHeader& h) {
-  return Credentials{h.uid(), h.gid(), std::vector<uint32_t>(h.groups().begin(), h.groups().end())};
+// Who a call acts as: the ids the mount forwarded, with uid and gid 0 of a
+// root-squashed mount made nobody (its groups then count for nothing).
+Credentials Creds(const grpc::ServerContextBase& ctx, const pb::RpcHeader& h) {
+  const tls::Peer peer = tls::PeerOf(ctx);
+  Credentials creds{tls::EffectiveUid(peer, h.uid()), tls::EffectiveGid(peer, h.gid()),
+                    std::vector<uint32_t>(h.groups().begin(), h.groups().end())};
+  if (creds.uid != h.uid()) creds.groups.clear();
+  return creds;
 }
-
-constexpr uint32_t kDefaultReadDirEntries = 256;
-constexpr uint32_t kMaxReadDirEntries = 4096;
-constexpr uint64_t kMaxChunksPerCall = 1024;
 
 }  // namespace
 
@@ -39,7 +43,13 @@ MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* nod
       rng_(std::random_device()()),
       readers_(options.reader_threads) {}
 
-Status MetaServiceImpl::CheckHeader(const pb::RpcHeader& header) const {
+Status MetaServiceImpl::CheckCaller(const grpc::ServerContextBase& ctx,
+                                    const pb::RpcHeader& header, CallKind kind) const {
+  const tls::Peer peer = tls::PeerOf(ctx);
+  if (kind == CallKind::kNode ? !peer.node() : !peer.client())
+    return Status::Unauthenticated("the caller's certificate holds no role for this call");
+  if (kind == CallKind::kWrite && peer.read_only)
+    return Status::ReadOnly("this mount's certificate is read-only");
   if (!header.cluster_id().empty() && store_->formatted() &&
       header.cluster_id() != store_->cluster_id()) {
     return Status::ClusterMismatch("this is cluster " + store_->cluster_id() + ", not " +
@@ -90,15 +100,16 @@ template <class Reply, class Fill, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
                                                   const pb::RpcHeader& header, Reply* reply,
                                                   Fill fill, Out out) {
-  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kWrite); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   pb::MetaCommand cmd;
   cmd.set_session_id(header.session_id());
   cmd.set_sequence(header.sequence());
   cmd.set_now_ns(WallNanos());
-  cmd.set_uid(header.uid());
-  cmd.set_gid(header.gid());
-  *cmd.mutable_groups() = header.groups();
+  const Credentials caller = Creds(*ctx, header);
+  cmd.set_uid(caller.uid);
+  cmd.set_gid(caller.gid);
+  cmd.mutable_groups()->Add(caller.groups.begin(), caller.groups.end());
   fill(&cmd);
   std::string data = cmd.SerializeAsString();
   std::shared_ptr<const WatchedCommand> watched = PrepareWatch(std::move(cmd));
@@ -156,7 +167,7 @@ template <class Reply, class ReadFn>
 grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
                                                 const pb::RpcHeader& header, Reply* reply,
                                                 ReadCost cost, ReadFn read) {
-  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
   node_->ReadBarrier([this, reactor, reply, read, cost, start](Status s) {
@@ -183,9 +194,10 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* ctx,
                                                   const pb::LookupRequest* req,
                                                   pb::AttrReply* reply) {
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::AttrReply* r) -> Status {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
     ASSIGN_OR_RETURN(*r->mutable_attr(),
-                     store_->Lookup(Creds(req->header()), req->parent(), req->name()));
+                     store_->Lookup(Creds(*ctx, req->header()), req->parent(), req->name()));
     return Status::Ok();
   });
 }
@@ -193,9 +205,10 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* ctx,
                                                    const pb::GetAttrRequest* req,
                                                    pb::AttrReply* reply) {
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::AttrReply* r) -> Status {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
     ASSIGN_OR_RETURN(*r->mutable_attr(), req->access_mask() != 0
-                                             ? store_->CheckedAttr(Creds(req->header()),
+                                             ? store_->CheckedAttr(Creds(*ctx, req->header()),
                                                                    req->inode(), req->access_mask())
                                              : store_->GetAttr(req->inode()));
     return Status::Ok();
@@ -205,6 +218,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext* ctx,
                                                     const pb::GetAttrRequest* req,
                                                     pb::ReadLinkReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(ctx, req->header(), reply, ReadCost::kPoint,
               [this, req](pb::ReadLinkReply* r) -> Status {
                 ASSIGN_OR_RETURN(*r->mutable_target(), store_->ReadLink(req->inode()));
@@ -215,12 +229,13 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* ctx,
                                                    const pb::ReadDirRequest* req,
                                                    pb::ReadDirReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(
-      ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::ReadDirReply* r) -> Status {
+      ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::ReadDirReply* r) -> Status {
         uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
                                                : std::min(req->max_entries(), kMaxReadDirEntries);
         ASSIGN_OR_RETURN(*r,
-                         store_->ReadDir(Creds(req->header()), req->inode(), req->cookie(), max));
+                         store_->ReadDir(Creds(*ctx, req->header()), req->inode(), req->cookie(), max));
         return Status::Ok();
       });
 }
@@ -228,6 +243,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* ctx,
                                                   const pb::StatFsRequest* req,
                                                   pb::StatFsReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(ctx, req->header(), reply, ReadCost::kScan, [this](pb::StatFsReply* r) -> Status {
     // Capacity is the leader's soft state (heartbeats): a follower has none.
     raft::RaftNodeStatus st = node_->GetStatus();
@@ -253,18 +269,20 @@ grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::Access(grpc::CallbackServerContext* ctx,
                                                   const pb::AccessRequest* req,
                                                   pb::EmptyReply* reply) {
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::EmptyReply*) {
-    return store_->Access(Creds(req->header()), req->inode(), req->mask());
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
+  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::EmptyReply*) {
+    return store_->Access(Creds(*ctx, req->header()), req->inode(), req->mask());
   });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext* ctx,
                                                     const pb::XattrRequest* req,
                                                     pb::XattrReply* reply) {
+  if (Status s = CheckGetXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(ctx, req->header(), reply, ReadCost::kPoint,
-              [this, req](pb::XattrReply* r) -> Status {
+              [this, ctx, req](pb::XattrReply* r) -> Status {
                 ASSIGN_OR_RETURN(*r->mutable_value(),
-                                 store_->GetXattr(Creds(req->header()), req->inode(), req->name()));
+                                 store_->GetXattr(Creds(*ctx, req->header()), req->inode(), req->name()));
                 return Status::Ok();
               });
 }
@@ -272,8 +290,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext* ctx,
                                                      const pb::XattrRequest* req,
                                                      pb::XattrReply* reply) {
-  return Read(ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::XattrReply* r) -> Status {
-    ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(req->header()), req->inode()));
+  if (Status s = CheckListXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
+  return Read(ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::XattrReply* r) -> Status {
+    ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(*ctx, req->header()), req->inode()));
     for (auto& n : names)
       r->add_names(std::move(n));
     return Status::Ok();
@@ -283,6 +302,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
                                                      const pb::GetChunksRequest* req,
                                                      pb::GetChunksReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(
       ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::GetChunksReply* r) -> Status {
         // count 0: to the end (docs/meta.md), a page at a time.
@@ -298,6 +318,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MetaServiceImpl::SetAttr(grpc::CallbackServerContext* ctx,
                                                    const pb::SetAttrRequest* req,
                                                    pb::AttrReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_setattr() = *req; },
       [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
@@ -306,6 +327,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::SetAttr(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* MetaServiceImpl::Create(grpc::CallbackServerContext* ctx,
                                                   const pb::CreateRequest* req,
                                                   pb::AttrReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_create() = *req; },
       [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
@@ -314,6 +336,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Create(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::Unlink(grpc::CallbackServerContext* ctx,
                                                   const pb::EntryRequest* req,
                                                   pb::EmptyReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply,
       [this, req](pb::MetaCommand* c) {
@@ -326,6 +349,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Unlink(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* MetaServiceImpl::Rmdir(grpc::CallbackServerContext* ctx,
                                                  const pb::EntryRequest* req,
                                                  pb::EmptyReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_rmdir() = *req; },
       [](const pb::MetaReply&, pb::EmptyReply*) {});
@@ -334,6 +358,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Rmdir(grpc::CallbackServerContext* ct
 grpc::ServerUnaryReactor* MetaServiceImpl::Rename(grpc::CallbackServerContext* ctx,
                                                   const pb::RenameRequest* req,
                                                   pb::EmptyReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply,
       [this, req](pb::MetaCommand* c) {
@@ -345,6 +370,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Rename(grpc::CallbackServerContext* c
 
 grpc::ServerUnaryReactor* MetaServiceImpl::Link(grpc::CallbackServerContext* ctx,
                                                 const pb::LinkRequest* req, pb::AttrReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_link() = *req; },
       [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
@@ -353,6 +379,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Link(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* MetaServiceImpl::SetXattr(grpc::CallbackServerContext* ctx,
                                                     const pb::XattrRequest* req,
                                                     pb::EmptyReply* reply) {
+  if (Status s = CheckSetXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_setxattr() = *req; },
       [](const pb::MetaReply&, pb::EmptyReply*) {});
@@ -361,6 +388,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::SetXattr(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* MetaServiceImpl::RemoveXattr(grpc::CallbackServerContext* ctx,
                                                        const pb::XattrRequest* req,
                                                        pb::EmptyReply* reply) {
+  if (Status s = CheckRemoveXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_removexattr() = *req; },
       [](const pb::MetaReply&, pb::EmptyReply*) {});
@@ -369,6 +397,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RemoveXattr(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* MetaServiceImpl::CommitWrite(grpc::CallbackServerContext* ctx,
                                                        const pb::CommitWriteRequest* req,
                                                        pb::AttrReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_commit_write() = *req; },
       [](const pb::MetaReply& m, pb::AttrReply* r) { *r->mutable_attr() = m.attr(); });
@@ -377,19 +406,44 @@ grpc::ServerUnaryReactor* MetaServiceImpl::CommitWrite(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerContext* ctx,
                                                          const pb::AllocateChunkRequest* req,
                                                          pb::AllocateChunkReply* reply) {
+  if (Status s = CheckRequest(*req, store_->chunk_size()); !s.ok()) {
+    return FinishNow(ctx, reply, s);
+  }
   // Placement uses the leader's live view of the chunk servers, so it is
   // decided here and carried in the command (replicas apply it as is). A
   // follower has no such view: it sends the caller to the leader; a new
-  // leader with no heartbeats yet says "try again", not "disk full".
+  // leader with no heartbeats yet says "try again", not "disk full". Until
+  // it has listened for one node_dead_after it says so too when the
+  // servers it has not heard from could widen the chain by more than one
+  // zone (PlacementWaitsForSilent): the first server to report after an
+  // election would otherwise take every new chunk alone, and writes would
+  // be acknowledged on one copy.
   Result<Placement> placement = Status::Unavailable("no placement");
-  if (node_->GetStatus().role != raft::StateRole::kLeader) {
-    placement = Status::NotLeader(node_->GetStatus().leader_address);
-  } else if (registry_->LiveCandidates().empty()) {
-    placement = Status::Unavailable("no chunk server has reported to this leader yet");
+  const raft::RaftNodeStatus st = node_->GetStatus();
+  if (st.role != raft::StateRole::kLeader) {
+    placement = Status::NotLeader(st.leader_address);
   } else {
-    std::lock_guard lock(rng_mu_);
-    placement =
-        PlaceChunk(registry_->LiveCandidates(), options_.replication, store_->chunk_size(), rng_);
+    registry_->LeadTerm(st.term);  // a view left from an earlier term is void
+    const std::vector<PlacementCandidate> live = registry_->LiveCandidates();
+    if (live.empty()) {
+      placement = Status::Unavailable("no chunk server has reported to this leader yet");
+    } else {
+      std::lock_guard lock(rng_mu_);
+      placement = PlaceChunk(live, options_.replication, store_->chunk_size(), rng_);
+    }
+    if (placement.ok() && !registry_->Settled()) {
+      std::vector<PlacementCandidate> silent;  // registered, active, not heard from
+      for (const pb::NodeRecord& n : store_->Nodes()) {
+        bool heard = false;
+        for (const PlacementCandidate& c : live)
+          heard = heard || c.node_id == n.node_id();
+        if (!heard && n.state() == "active") silent.push_back({n.node_id(), n.zone(), 0, 0});
+      }
+      if (PlacementWaitsForSilent(*placement, live, silent, options_.replication)) {
+        placement = Status::Unavailable(
+            "this leader has not heard from every chunk server yet; try again");
+      }
+    }
   }
   if (!placement.ok()) return FinishNow(ctx, reply, placement.status());
   return Mutate(
@@ -409,6 +463,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerContext* ctx,
                                                         const pb::RegisterNodeRequest* req,
                                                         pb::RegisterNodeReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, req->header(), CallKind::kNode); !s.ok())
+    return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_register_node() = *req; },
       [this](const pb::MetaReply& m, pb::RegisterNodeReply* r) {
@@ -424,6 +481,9 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext* ctx,
                                                      const pb::HeartbeatRequest* req,
                                                      pb::HeartbeatReply* reply) {
+  if (Status s = CheckRequest(*req, store_->chunk_size()); !s.ok()) {
+    return FinishNow(ctx, reply, s);
+  }
   // Liveness and the replica report are the leader's soft state: no Raft
   // round. The verdicts on the report read the replicated state, so they
   // wait for a read barrier: a new leader may not yet have applied chunks
@@ -431,7 +491,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext
   auto* reactor = ctx->DefaultReactor();
   raft::RaftNodeStatus st = node_->GetStatus();
   Result<pb::NodeRecord> record = Status::NotLeader(st.leader_address);
-  if (Status s = CheckHeader(req->header()); !s.ok()) {
+  if (Status s = CheckCaller(*ctx, req->header(), CallKind::kNode); !s.ok()) {
     record = s;
   } else if (st.role == raft::StateRole::kLeader) {
     record = store_->Node(req->node_id());
@@ -468,7 +528,8 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext
 grpc::ServerWriteReactor<pb::WatchEvent>* MetaServiceImpl::Watch(grpc::CallbackServerContext* ctx,
                                                                  const pb::WatchRequest* req) {
   raft::RaftNodeStatus st = node_->GetStatus();
-  Status s = CheckHeader(req->header());
+  Status s = CheckCaller(*ctx, req->header(), CallKind::kRead);
+  if (s.ok()) s = CheckRequest(*req);
   if (s.ok() && st.role != raft::StateRole::kLeader) s = Status::NotLeader(st.leader_address);
   if (s.ok() && !store_->formatted()) s = Status::Unavailable("the cluster is not formatted yet");
   if (!s.ok()) {
@@ -561,7 +622,7 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
   }
 
   grpc::ServerUnaryReactor* Start() {
-    if (Status s = service_->CheckHeader(req_->header()); !s.ok()) {
+    if (Status s = service_->CheckCaller(*ctx_, req_->header(), MetaServiceImpl::CallKind::kRead); !s.ok()) {
       Finish(s);
     } else {
       Attempt();
@@ -622,12 +683,14 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
 
 grpc::ServerUnaryReactor* MetaServiceImpl::Lock(grpc::CallbackServerContext* ctx,
                                                 const pb::LockRequest* req, pb::LockReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return std::make_shared<LockCall>(this, ctx, req, reply)->Start();
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetLock(grpc::CallbackServerContext* ctx,
                                                    const pb::LockRequest* req,
                                                    pb::LockReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::LockReply* r) -> Status {
     ASSIGN_OR_RETURN(std::optional<pb::LockRange> conflict,
                      store_->TestLock(req->inode(), req->lock()));
@@ -643,7 +706,7 @@ template <class Reply, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerContext* ctx,
                                                         const pb::RpcHeader& header, Reply* reply,
                                                         pb::MetaCommand cmd, Out out) {
-  if (Status s = CheckHeader(header); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok()) return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
   ProposeLockCommand(std::move(cmd), [this, reactor, reply, start, out](Result<pb::MetaReply> r) {
@@ -662,6 +725,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MetaServiceImpl::ReleaseLocks(grpc::CallbackServerContext* ctx,
                                                         const pb::ReleaseLocksRequest* req,
                                                         pb::EmptyReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   pb::MetaCommand cmd;
   *cmd.mutable_release_locks() = *req;
   cmd.mutable_release_locks()->clear_header();
@@ -672,6 +736,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReleaseLocks(grpc::CallbackServerCont
 grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerContext* ctx,
                                                        const pb::LockSessionRequest* req,
                                                        pb::LockSessionReply* reply) {
+  if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   const uint64_t lease_ms = static_cast<uint64_t>(locks_->lease().count());
   if (req->close()) {
     pb::MetaCommand cmd;

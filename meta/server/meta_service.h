@@ -6,6 +6,9 @@
 // what MetaStore's Apply returned. Reads wait for a Raft read barrier, then
 // read the local MetaStore. Followers answer NOT_LEADER with the leader's
 // address. Requests naming another cluster id get CLUSTER_MISMATCH.
+// Before any of that, every handler checks its request's fields
+// (meta/server/request_checks.h): a malformed request is refused before it
+// costs a Raft round.
 //
 // Watch streams (docs/meta.md, "Watches"): on the leader, each committed
 // mutation is published to the WatchHub before its reply is sent.
@@ -141,7 +144,13 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   // ForgetGarbage(chunk, node_id) for each chunk, in one command, without
   // waiting; the pairs stay in flight in the registry until it is applied.
   void ProposeForgets(uint64_t node_id, std::vector<uint64_t> chunk_ids);
-  Status CheckHeader(const pb::RpcHeader& header) const;
+  // What a call does, for the caller's certificate role (docs/security.md):
+  // reads (and locks) any client may make, writes all but a read-only
+  // mount, node calls only chunk servers.
+  enum class CallKind { kRead, kWrite, kNode };
+  // The caller's role allows `kind`, and the header names this cluster.
+  Status CheckCaller(const grpc::ServerContextBase& ctx, const pb::RpcHeader& header,
+                     CallKind kind) const;
   // Counts one answered call that took since `start`.
   struct Counter {
     std::atomic<uint64_t> calls{0}, errors{0}, micros{0};

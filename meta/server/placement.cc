@@ -1,5 +1,6 @@
 #include "meta/server/placement.h"
 
+#include <algorithm>
 #include <set>
 
 namespace dfs::meta {
@@ -57,6 +58,25 @@ Result<Placement> PlaceChunk(const std::vector<PlacementCandidate>& candidates,
   }
   out.zone_degraded = used_zones.size() < replication;
   return out;
+}
+
+bool PlacementWaitsForSilent(const Placement& placement,
+                             const std::vector<PlacementCandidate>& live,
+                             const std::vector<PlacementCandidate>& silent, uint32_t replication) {
+  if (silent.empty()) return false;
+  // A lone copy while a silent server could hold a second.
+  if (placement.replicas.size() < 2 && replication >= 2) return true;
+  std::set<std::string> placed;  // the zones the chain covers
+  for (uint64_t id : placement.replicas)
+    for (const PlacementCandidate& c : live)
+      if (c.node_id == id) placed.insert(c.zone);
+  // PlaceChunk covers every zone it can, up to `replication`: beyond those,
+  // only silent servers could add zones.
+  std::set<std::string> possible = placed;
+  for (const PlacementCandidate& c : silent)
+    possible.insert(c.zone);
+  const size_t wanted = std::min<size_t>(replication, possible.size());
+  return placed.size() + 1 < wanted;
 }
 
 }  // namespace dfs::meta

@@ -33,4 +33,16 @@ struct Placement {
 Result<Placement> PlaceChunk(const std::vector<PlacementCandidate>& candidates,
                              uint32_t replication, uint64_t chunk_size, std::mt19937_64& rng);
 
+// Whether a leader that has not settled yet should answer `placement`,
+// made from the servers it has heard from (`live`), "try again": before it
+// has listened for one node_dead_after, silence proves nothing (DESIGN §3),
+// and the servers it has not heard from (`silent`: registered, active)
+// could make the chain wider. It waits when they could add more than the
+// one zone the failure model allows to be down, or a second copy to a lone
+// one: a chunk acknowledged there must survive the loss of one zone. A
+// zone outage that takes the leader with it does not stall new chunks.
+bool PlacementWaitsForSilent(const Placement& placement,
+                             const std::vector<PlacementCandidate>& live,
+                             const std::vector<PlacementCandidate>& silent, uint32_t replication);
+
 }  // namespace dfs::meta

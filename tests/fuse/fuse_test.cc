@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "client/file_system.h"
+#include "client/meta_client.h"
 #include "common/checksum.h"
 #include "tests/support/bytes.h"
 #include "tests/support/http.h"
@@ -142,19 +143,23 @@ struct stat LStat(const std::string& path) {
   return st;
 }
 
-// Runs `body` in a child process as uid/gid 65534 with no supplementary
+// Runs `body` in a child process as uid and gid `id` with no supplementary
 // groups; returns its exit code (what failed, 0 for nothing).
-int AsNobody(const std::function<int()>& body) {
+int AsUser(uid_t id, const std::function<int()>& body) {
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    if (setgroups(0, nullptr) != 0 || setgid(kNobody) != 0 || setuid(kNobody) != 0) _exit(99);
+    if (setgroups(0, nullptr) != 0 || setgid(id) != 0 || setuid(id) != 0) _exit(99);
     _exit(body());
   }
   int status = 0;
   REQUIRE(waitpid(pid, &status, 0) == pid);
   REQUIRE(WIFEXITED(status));
   return WEXITSTATUS(status);
+}
+
+int AsNobody(const std::function<int()>& body) {
+  return AsUser(kNobody, body);
 }
 
 std::set<std::string> List(const std::string& dir, std::map<std::string, int>* counts = nullptr) {
@@ -233,6 +238,24 @@ TEST_CASE("files: create, write, read, overwrite, append") {
   PutFile(dir + "/empty", "");
   CHECK(Stat(dir + "/empty").st_size == 0);
   CHECK(GetFile(dir + "/empty").empty());
+}
+
+TEST_CASE("files: a chmod or utimens between write and close keeps the written size") {
+  const std::string dir = CaseDir("setattr-open");
+  const std::string f = dir + "/f";
+  int fd = open(f.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  REQUIRE(fd >= 0);
+  REQUIRE(write(fd, "buffered bytes", 14) == 14);
+  // The attributes this returns are what the kernel caches for the file.
+  REQUIRE(fchmod(fd, 0644) == 0);
+  struct stat st {};
+  REQUIRE(fstat(fd, &st) == 0);
+  CHECK(st.st_size == 14);
+  REQUIRE(futimens(fd, nullptr) == 0);
+  REQUIRE(fstat(fd, &st) == 0);
+  CHECK(st.st_size == 14);
+  REQUIRE(close(fd) == 0);
+  CHECK(GetFile(f) == "buffered bytes");
 }
 
 TEST_CASE("files: writes are visible before close, to every descriptor") {
@@ -897,6 +920,40 @@ TEST_CASE("permissions: a non-root user is denied by mode bits (EACCES)") {
   CHECK((Stat(dir + "/open/mine").st_mode & 0777) == 0600);
 }
 
+TEST_CASE("permissions: in a sticky directory only the owner removes or renames (EPERM)") {
+  const std::string dir = CaseDir("sticky");
+  REQUIRE(chmod(dir.c_str(), 0755) == 0);
+  const std::string tmp = dir + "/tmp";
+  REQUIRE(mkdir(tmp.c_str(), 0777) == 0);
+  REQUIRE(chmod(tmp.c_str(), 01777) == 0);
+  constexpr uid_t kAlice = 1001, kBob = 1002;
+  CHECK(AsUser(kAlice, [&]() -> int {
+          int fd = open((tmp + "/alice").c_str(), O_CREAT | O_WRONLY, 0666);
+          if (fd < 0) return 1;
+          if (fchmod(fd, 0666) != 0) return 2;
+          return close(fd) == 0 ? 0 : 3;
+        }) == 0);
+  CHECK(AsUser(kBob, [&]() -> int {
+          // Writable by all, yet neither removable nor renamable by Bob.
+          if (Err(unlink((tmp + "/alice").c_str())) != EPERM) return 10;
+          if (Err(rename((tmp + "/alice").c_str(), (tmp + "/bob-now").c_str())) != EPERM) return 11;
+          // Replacing Alice's file by renaming over it is removing it too.
+          int fd = open((tmp + "/bob").c_str(), O_CREAT | O_WRONLY, 0644);
+          if (fd < 0 || close(fd) != 0) return 12;
+          if (Err(rename((tmp + "/bob").c_str(), (tmp + "/alice").c_str())) != EPERM) return 13;
+          // His own file he removes.
+          if (unlink((tmp + "/bob").c_str()) != 0) return 14;
+          return 0;
+        }) == 0);
+  CHECK(GetFile(tmp + "/alice").empty());
+  CHECK(Stat(tmp + "/alice").st_uid == kAlice);
+  // The file's owner, and root, may.
+  CHECK(AsUser(kAlice, [&]() -> int {
+          return rename((tmp + "/alice").c_str(), (tmp + "/alice2").c_str()) == 0 ? 0 : 20;
+        }) == 0);
+  CHECK(unlink((tmp + "/alice2").c_str()) == 0);
+}
+
 TEST_CASE("statfs") {
   struct statvfs st {};
   // Capacity arrives with the chunk servers' first heartbeats.
@@ -1073,6 +1130,80 @@ TEST_CASE("a chunk server killed -9 mid-read and mid-write costs the application
   testing::Mount* other = c.AddMount({"allow_other"});
   REQUIRE(other != nullptr);
   CHECK(FirstDifference(GetFile(other->path() + "/during.bin"), written) == "");
+}
+
+// Chaos seed 11: a reader's descriptor, open across an append on the same
+// mount whose chain lost a replica, read the appended bytes as zeros from
+// the dropped replica (still up, at the old version, shorter); the next
+// open kept those kernel pages, since this mount's own commit was the last
+// change, and read zeros too.
+TEST_CASE("an append that lost a replica reads back whole on its own mount, then and later") {
+  testing::MountedCluster c;
+  REQUIRE(c.ok());
+  testing::Mount* setup = c.AddMount({"allow_other"});
+  REQUIRE(setup != nullptr);
+  const std::string before = Pattern(100000, 51), appended = Pattern(150000, 52);
+  PutFile(setup->path() + "/log.bin", before);
+  struct stat st;
+  REQUIRE(stat((setup->path() + "/log.bin").c_str(), &st) == 0);
+  client::MetaClientOptions mo;
+  mo.servers = c.meta().AddressList();
+  mo.timeout = 30s;
+  client::MetaClient meta(mo);
+  meta.SetClusterId(c.chunks().cluster_id());
+  auto chunks = meta.GetChunks(st.st_ino, 0, 1);
+  REQUIRE(chunks.ok());
+  REQUIRE(chunks->chunks_size() == 1);
+  // The head: paused, it fails the writer's first call to it, before any
+  // data is sent its way. The mount reads from its zone first; kernel
+  // attributes last, so the read below needs no paused meta server.
+  int dropped = 0;
+  for (int i = 1; i <= c.chunks().size(); i++)
+    if (c.chunks().node_id(i) == chunks->chunks(0).replicas(0).node_id()) dropped = i;
+  REQUIRE(dropped != 0);
+  testing::Mount* m =
+      c.AddMount({"allow_other", "zone=" + c.chunks().zone(dropped), "attr_timeout=60"});
+  REQUIRE(m != nullptr);
+  const std::string path = m->path() + "/log.bin";
+
+  int rfd = open(path.c_str(), O_RDONLY);
+  REQUIRE(rfd >= 0);
+  CHECK(PRead(rfd, 4096, 0) == before.substr(0, 4096));  // its handle caches the chain at v1
+  int wfd = open(path.c_str(), O_WRONLY | O_APPEND);
+  REQUIRE(wfd >= 0);
+  WriteAll(wfd, appended);
+
+  std::vector<pid_t> paused;
+  auto resume = [&] {
+    for (pid_t p : paused)
+      kill(p, SIGCONT);
+    paused.clear();
+  };
+  struct Resume {
+    std::function<void()> f;
+    ~Resume() { f(); }
+  } guard{resume};
+  paused.push_back(c.chunks().pid(dropped));
+  REQUIRE(kill(paused.back(), SIGSTOP) == 0);
+  CHECK(fsync(wfd) == 0);  // the chain goes on without the head, at v2
+  CHECK(close(wfd) == 0);
+  REQUIRE(fstat(rfd, &st) == 0);  // the new mtime: the kernel drops the written pages
+  CHECK(st.st_size == static_cast<off_t>(before.size() + appended.size()));
+  // The dropped replica answers again, at v1 and 100000 bytes long; the
+  // meta servers pause meanwhile, or its replica report would get it
+  // deleted before the read reaches it.
+  for (uint64_t id = 1; id <= 3; id++) {
+    paused.insert(paused.begin(), c.meta().pid(id));
+    REQUIRE(kill(paused.front(), SIGSTOP) == 0);
+  }
+  REQUIRE(kill(c.chunks().pid(dropped), SIGCONT) == 0);
+  const std::string rest = PRead(rfd, appended.size(), static_cast<off_t>(before.size()));
+  CHECK(FirstDifference(rest, appended) == "");
+  resume();
+  CHECK(close(rfd) == 0);
+  // The next open keeps the kernel's pages (nothing changed since this
+  // mount's commit): they must hold the append.
+  CHECK(FirstDifference(GetFile(path), before + appended) == "");
 }
 
 TEST_CASE("the meta leader killed while a loop of creates runs: no error reaches the loop") {

@@ -5,6 +5,7 @@
 // serves a second read without the chunk servers.
 #define CATCH_CONFIG_MAIN
 #include <fcntl.h>
+#include <signal.h>
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "client/file_system.h"
 #include "client/meta_client.h"
@@ -194,6 +196,77 @@ TEST_CASE("a chunk server killed with -9 mid-read costs the reader nothing") {
     if (piece == 2) c.chunks().Kill(1);
   });
   CHECK(Same(got, data));
+}
+
+// Chaos seed 11: a reader opened before an append cached the chunk's chain.
+// The writer (same mount) lost a replica; the leader dropped it with a
+// version bump. The dropped replica, still up at the old version without
+// the append, answered the reader's read of the appended bytes with zeros
+// (a replica reads as zeros past its end), and the kernel kept those pages
+// for later opens. The reader must follow the writer's new chain.
+TEST_CASE("a reader on the writer's mount never reads a replica the chain dropped") {
+  Cluster c;
+  const std::string before = Pattern(100000, 41), appended = Pattern(150000, 42);
+  WriteFile(*c.Mount("z1"), "log.bin", before);
+  client::MetaClientOptions mo;
+  mo.servers = c.meta().AddressList();
+  mo.timeout = 30s;
+  client::MetaClient meta(mo);
+  meta.SetClusterId(c.chunks().cluster_id());
+  auto attr = meta.Lookup(kRoot, "log.bin");
+  REQUIRE(attr.ok());
+  auto chunks = meta.GetChunks(attr->inode(), 0, 1);
+  REQUIRE(chunks.ok());
+  REQUIRE(chunks->chunks_size() == 1);
+  // The head: paused, it fails the writer's call to it (the writer blames
+  // the head that does not answer), before any data is sent its way.
+  const int dropped = c.Index(chunks->chunks(0).replicas(0).node_id());
+  REQUIRE(dropped != 0);
+  auto fs = c.Mount(c.chunks().zone(dropped));  // reads ask it first
+
+  client::Caller root;
+  auto r = fs->OpenFile(root, attr->inode(), O_RDONLY);
+  REQUIRE(r.ok());
+  auto head = fs->Read(r->handle, 0, 4096);  // the reader caches the chain at v1
+  REQUIRE(head.ok());
+  CHECK(*head == before.substr(0, 4096));
+  auto w = fs->OpenFile(root, attr->inode(), O_WRONLY | O_APPEND);
+  REQUIRE(w.ok());
+  REQUIRE(fs->Write(w->handle, 0, appended).ok());
+
+  std::vector<pid_t> paused;
+  auto resume = [&] {
+    for (pid_t p : paused)
+      kill(p, SIGCONT);
+    paused.clear();
+  };
+  struct Resume {
+    std::function<void()> f;
+    ~Resume() { f(); }
+  } guard{resume};
+  paused.push_back(c.chunks().pid(dropped));
+  REQUIRE(kill(paused.back(), SIGSTOP) == 0);
+  Status flushed = fs->Flush(w->handle);  // the chain goes on without it, at v2
+  INFO(flushed.ToString());
+  REQUIRE(flushed.ok());
+  CHECK(fs->stats().chain_retries > 0);
+  REQUIRE(fs->Release(w->handle).ok());
+  // The dropped replica answers again, at v1 and 100000 bytes long. The
+  // meta servers pause meanwhile, or its next replica report would get it
+  // deleted before the read below reaches it.
+  for (uint64_t id = 1; id <= 3; id++) {
+    paused.insert(paused.begin(), c.meta().pid(id));
+    REQUIRE(kill(paused.front(), SIGSTOP) == 0);
+  }
+  REQUIRE(kill(c.chunks().pid(dropped), SIGCONT) == 0);
+
+  auto rest = fs->Read(r->handle, before.size(), appended.size());
+  INFO(rest.status().ToString());
+  REQUIRE(rest.ok());
+  CHECK(testing::FirstDifference(*rest, appended) == "");
+  resume();
+  REQUIRE(fs->Release(r->handle).ok());
+  CHECK(testing::FirstDifference(ReadFile(*fs, "log.bin"), before + appended) == "");
 }
 
 TEST_CASE("the meta leader killed during writes: no error reaches the writer") {

@@ -5,10 +5,12 @@
 // file reads back identical; writes running meanwhile leave every replica
 // byte-identical; the dead server's stale replicas go when it returns; a
 // corrupted replica is replaced; two servers of different zones lost at
-// once cost no file.
+// once cost no file; a new leader does not put new chunks on the first
+// chunk server that reports to it alone.
 #define CATCH_CONFIG_MAIN
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -43,10 +45,11 @@ using testing::Pattern;
 // given zones, 1 MiB chunks, and one client.
 class Cluster {
  public:
-  explicit Cluster(std::vector<std::string> zones, std::vector<std::string> chunk_args = {})
+  explicit Cluster(std::vector<std::string> zones, std::vector<std::string> chunk_args = {},
+                   std::string node_dead_after = "2s")
       : meta_("dfs-meta", 3,
-              {"--chunk-size", "1MiB", "--node-dead-after", "2s", "--repair-scan-interval", "500ms",
-               "--repair-doubt-grace", "3s"}),
+              {"--chunk-size", "1MiB", "--node-dead-after", node_dead_after,
+               "--repair-scan-interval", "500ms", "--repair-doubt-grace", "3s"}),
         chunks_(meta_.dir() + "/chunk", static_cast<int>(zones.size()), meta_.AddressList(),
                 WithDefaults(std::move(chunk_args)), zones) {
     for (int i = 1; i <= chunks_.size(); i++)
@@ -454,6 +457,69 @@ TEST_CASE("a whole zone down: files stay readable and writable, copies return wh
   c.WaitHealed(files.inodes, 90s);
   c.CheckReplicasIdentical(files.inodes);
   files.CheckAll(c.fs());
+}
+
+TEST_CASE("a new leader that heard from one chunk server does not place a chunk on it alone") {
+  // The chaos soak (seed 17): the leader paused, the new one heard from
+  // one server first, and every chunk written meanwhile had one copy;
+  // reads failed when that server's zone went down. node_dead_after is
+  // long here so that the new leader is still unsettled when the silent
+  // servers come back.
+  Cluster c({"z1", "z2", "z3"}, {}, "15s");
+  Files warm;
+  warm.Write(c.fs(), 1, 11, "warm");
+  // Servers 2 and 3 fall silent, then the leader dies: the next one hears
+  // from server 1 alone.
+  REQUIRE(::kill(c.chunks().pid(2), SIGSTOP) == 0);
+  REQUIRE(::kill(c.chunks().pid(3), SIGSTOP) == 0);
+  const uint64_t old_leader = testing::MetaLeader(c.meta());
+  REQUIRE(old_leader != 0);
+  c.meta().Kill(old_leader);
+
+  // A file written now waits for a chain (the client retries "try again").
+  const std::string data = Pattern(700 << 10, 12);
+  Status wrote = Status::Unavailable("not written");
+  uint64_t inode = 0;
+  std::thread writer([&] {
+    client::Caller root;
+    auto h = c.fs().CreateFile(root, kRoot, "new", 0644, O_WRONLY | O_CREAT | O_EXCL);
+    if (!h.ok()) {
+      wrote = h.status();
+      return;
+    }
+    inode = h->attr.inode();
+    auto n = c.fs().Write(h->handle, 0, data);
+    wrote = n.ok() ? c.fs().Release(h->handle) : n.status();
+  });
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  uint64_t leader = 0;
+  while ((leader == 0 || leader == old_leader) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(50ms);
+    leader = testing::MetaLeader(c.meta());
+  }
+  // Server 1 reports to the new leader within a heartbeat or two; a leader
+  // that places on what it has heard of places the chunk there now.
+  if (leader != 0 && leader != old_leader) std::this_thread::sleep_for(2s);
+  ::kill(c.chunks().pid(2), SIGCONT);
+  ::kill(c.chunks().pid(3), SIGCONT);
+  writer.join();
+  REQUIRE(leader != 0);
+  INFO(wrote.ToString());
+  REQUIRE(wrote.ok());
+
+  for (const pb::ChunkLocation& chunk : c.Chunks({inode})) {
+    std::set<std::string> zones;
+    for (const auto& r : chunk.replicas())
+      zones.insert(r.zone());
+    INFO("chunk " << chunk.chunk_id() << " v" << chunk.version());
+    // Placed once at least two zones had reported (the leader does not
+    // wait for the last one: a zone may be down), never on server 1 alone.
+    CHECK(chunk.replicas_size() >= 2);
+    CHECK(zones.size() == static_cast<size_t>(chunk.replicas_size()));
+  }
+  // Acknowledged on two zones or more: readable with zone z1 gone.
+  c.chunks().Kill(1);
+  CHECK(testing::FirstDifference(ReadFile(c.fs(), inode), data) == "");
 }
 
 TEST_CASE("drain empties a chunk server with no failed read, then removes it") {

@@ -12,7 +12,7 @@ uint64_t MetaLeader(const ServerGroup& group) {
     o.timeout = std::chrono::milliseconds(300);
     client::MetaClient c(o);
     pb::HeartbeatRequest probe;
-    probe.set_node_id(0);  // no chunk server has id 0
+    probe.set_node_id(~uint64_t{0});  // no chunk server has this id
     if (c.Heartbeat(probe).status().code() == ErrorCode::NOT_FOUND) return id;
   }
   return 0;

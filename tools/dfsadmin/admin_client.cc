@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "common/units.h"
 #include "proto/channel_args.h"
+#include "proto/tls.h"
 #include "proto/wire_error.h"
 
 namespace dfs::admin {
@@ -68,8 +69,7 @@ AdminClient::AdminClient(AdminClientOptions options) : options_(std::move(option
 pb::AdminService::Stub* AdminClient::StubFor(const std::string& address) {
   auto& stub = stubs_[address];
   if (!stub) {
-    stub = pb::AdminService::NewStub(grpc::CreateCustomChannel(
-        address, grpc::InsecureChannelCredentials(), MetaChannelArgs(/*keepalive=*/false)));
+    stub = pb::AdminService::NewStub(tls::Channel(address, MetaChannelArgs(/*keepalive=*/false)));
   }
   return stub.get();
 }
@@ -114,6 +114,10 @@ dfs::Status AdminClient::Invoke(const char* method, Reply* reply, Call call) {
         if (rpc.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
           return dfs::Status::NotSupported(address + " does not serve " + method +
                                            " (a dfs-meta older than this dfsadmin)");
+        }
+        if (rpc.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+          return dfs::Status::Unauthenticated(address + ": " + rpc.error_message() +
+                                              " (dfsadmin needs an admin certificate)");
         }
         if (rpc.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
           said.push_back(address + ": no answer in time");

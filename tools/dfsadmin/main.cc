@@ -24,6 +24,7 @@
 
 #include "client/meta_client.h"
 #include "common/units.h"
+#include "proto/tls.h"
 #include "tools/dfsadmin/admin_client.h"
 #include "tools/dfsadmin/admin_report.h"
 #include "tools/dfsadmin/backup_dir.h"
@@ -64,6 +65,7 @@ struct GlobalFlags {
   std::string meta;
   bool json = false;
   std::string timeout;  // empty: the command's default
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 void PrintError(const std::string& what, const Status& status) {
@@ -435,6 +437,16 @@ int Main(int argc, char** argv) {
   app.add_option("--timeout", flags.timeout,
                  "give up after this long (default: 5s; health: 10s per step)")
       ->type_name("DURATION");
+  app.add_option("--tls-ca", flags.tls_ca, "cluster CA certificate (default: $DFS_TLS_CA)")
+      ->envname("DFS_TLS_CA")
+      ->type_name("FILE");
+  app.add_option("--tls-cert", flags.tls_cert,
+                 "an admin certificate of the cluster CA (default: $DFS_TLS_CERT)")
+      ->envname("DFS_TLS_CERT")
+      ->type_name("FILE");
+  app.add_option("--tls-key", flags.tls_key, "its key (default: $DFS_TLS_KEY)")
+      ->envname("DFS_TLS_KEY")
+      ->type_name("FILE");
 
   CLI::App* status_cmd = app.add_subcommand(
       "status", "the cluster at a glance; exit 0 healthy, 1 degraded, 2 no leader answered");
@@ -553,6 +565,10 @@ int Main(int argc, char** argv) {
   Result<std::chrono::milliseconds> timeout = ParseTimeout(flags.timeout);
   if (!timeout.ok()) {
     PrintError("--timeout " + flags.timeout, timeout.status());
+    return kExitUsage;
+  }
+  if (Status s = tls::Configure({flags.tls_ca, flags.tls_cert, flags.tls_key}); !s.ok()) {
+    PrintError("TLS", s);
     return kExitUsage;
   }
   // Commands that need no cluster.

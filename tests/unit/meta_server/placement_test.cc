@@ -73,5 +73,41 @@ TEST_CASE("Placement: more free space and less load draw more chunks", "[placeme
   CHECK(picks[3] > 4 * picks[4]);  // same space, load 0 vs 9
 }
 
+TEST_CASE("Placement: an unsettled leader waits for silent servers only when they matter",
+          "[placement]") {
+  std::mt19937_64 rng(5);
+  auto place = [&](const std::vector<PlacementCandidate>& live) {
+    auto p = PlaceChunk(live, 3, kChunk, rng);
+    REQUIRE(p.ok());
+    return *p;
+  };
+  // A new leader heard from one server of three zones (chaos run 17: every
+  // chunk placed then lived on one copy, and failed to read with its zone).
+  std::vector<PlacementCandidate> one = {{2, "z2", kGiB, 0}};
+  std::vector<PlacementCandidate> z1_z3 = {{1, "z1", 0, 0}, {3, "z3", 0, 0}};
+  CHECK(PlacementWaitsForSilent(place(one), one, z1_z3, 3));
+  // Nobody silent: as wide as the cluster allows (a one-server cluster).
+  CHECK_FALSE(PlacementWaitsForSilent(place(one), one, {}, 3));
+  // One copy is all that is wanted.
+  CHECK_FALSE(PlacementWaitsForSilent(Placement{{2}, false}, one, z1_z3, 1));
+  // One zone, one server heard: a second copy is possible.
+  std::vector<PlacementCandidate> a = {{1, "a", kGiB, 0}};
+  CHECK(PlacementWaitsForSilent(place(a), a, {{2, "a", 0, 0}}, 3));
+  // Two copies there: the silent server adds no zone.
+  std::vector<PlacementCandidate> aa = {{1, "a", kGiB, 0}, {2, "a", kGiB, 0}};
+  CHECK_FALSE(PlacementWaitsForSilent(place(aa), aa, {{3, "a", 0, 0}}, 3));
+
+  // A zone down along with the leader: two zones of three is as good as
+  // the failure model allows; new chunks do not stall.
+  std::vector<PlacementCandidate> two_zones = {{1, "z1", kGiB, 0}, {2, "z2", kGiB, 0}};
+  CHECK_FALSE(PlacementWaitsForSilent(place(two_zones), two_zones, {{3, "z3", 0, 0}}, 3));
+  // Two copies on one zone while two zones are silent: wait.
+  std::vector<PlacementCandidate> z1_only = {{1, "z1", kGiB, 0}, {4, "z1", kGiB, 0}};
+  CHECK(PlacementWaitsForSilent(place(z1_only), z1_only, {{2, "z2", 0, 0}, {3, "z3", 0, 0}}, 3));
+
+  // A full placement: silent servers change nothing.
+  CHECK_FALSE(PlacementWaitsForSilent(place(ThreeZones()), ThreeZones(), {{7, "d", 0, 0}}, 3));
+}
+
 }  // namespace
 }  // namespace dfs::meta
