@@ -2,10 +2,12 @@
 // three-node group on in-memory storage, driven as the simulator drives it
 // (tests/sim/raft_sim.cc): persist the Ready, send, apply, Advance.
 //
-// The input is a script of steps: tick a node, deliver or drop one of the
-// honest messages in flight, propose, propose a membership change, read,
-// transfer leadership, campaign, compact, crash and restart a node, or
-// inject a hostile message. A hostile message is a pb::RaftMessage
+// The input is a script of steps (most start after node 1 won an election):
+// tick one node or all, deliver or drop one of the honest messages in
+// flight or deliver them all, propose (one entry, or a burst), propose a
+// membership change, read, transfer leadership, campaign, compact, cut a
+// node off or heal it, crash and restart a node, let time pass, or inject
+// a hostile message. A hostile message is a pb::RaftMessage
 // (proto/raft.proto) whose fields are drawn from the input, mostly close to
 // the target's own term and log so that they get past the first checks, or
 // parsed from raw input bytes; it reaches Raft::Step through FromProto
