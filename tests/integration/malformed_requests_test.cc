@@ -539,6 +539,26 @@ World Prepare(Cluster& c) {
 
 // ----------------------------------------------------------------- digest
 
+// The prepared chunk on each replica: version, length, bytes.
+std::string ReplicaDigest(const World& w) {
+  std::ostringstream out;
+  for (const pb::ChunkReplica& r : w.chunk.replicas()) {
+    pb::ReadRequest read;
+    read.mutable_header()->set_cluster_id(w.cluster_id);
+    read.set_chunk_id(w.chunk.chunk_id());
+    read.set_version(w.chunk.version());
+    read.set_length(w.replica_length + 4096);
+    pb::ReadReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    grpc::Status s = pb::ChunkService::NewStub(Channel(r.address()))->Read(&ctx, read, &reply);
+    out << "replica " << r.node_id() << " " << s.error_code() << "/" << reply.error().code()
+        << " len=" << reply.replica_length()
+        << " data=" << BlockChecksum(reply.data().data(), reply.data().size()) << "\n";
+  }
+  return out.str();
+}
+
 // Everything a malformed request might have changed, as text: a line per
 // fact, in a fixed order.
 std::string Digest(Cluster& c, const World& w, const std::string& leader) {
@@ -617,10 +637,12 @@ std::string Digest(Cluster& c, const World& w, const std::string& leader) {
     out << "node " << n.node_id() << " " << n.address() << " " << n.zone() << " "
         << (known ? n.state() : "?") << " replicas=" << n.chunks() << "\n";
   }
-  out << "chunks=" << st.chunks_total() << " trash=" << st.trash_entries() << "/"
-      << st.trash_bytes() << " locks=" << st.locks_held() << "/" << st.locked_inodes() << "/"
-      << st.lock_sessions() << " limits=" << st.repair_limits().max_jobs() << "/"
-      << st.repair_limits().per_node_jobs() << "/" << st.repair_limits().bandwidth() << "\n";
+  // (Not the repair scheduler's chunk counts: a new leader starts counting
+  // only after one node_dead_after.)
+  out << "trash=" << st.trash_entries() << "/" << st.trash_bytes() << " locks=" << st.locks_held()
+      << "/" << st.locked_inodes() << "/" << st.lock_sessions()
+      << " limits=" << st.repair_limits().max_jobs() << "/" << st.repair_limits().per_node_jobs()
+      << "/" << st.repair_limits().bandwidth() << "\n";
   {
     pb::TrashListRequest list;
     *list.mutable_header() = status_request.header();
@@ -647,20 +669,7 @@ std::string Digest(Cluster& c, const World& w, const std::string& leader) {
     for (const std::string& f : files)
       out << "server " << i << " file " << f << "\n";
   }
-  for (const pb::ChunkReplica& r : w.chunk.replicas()) {
-    pb::ReadRequest read;
-    read.mutable_header()->set_cluster_id(w.cluster_id);
-    read.set_chunk_id(w.chunk.chunk_id());
-    read.set_version(w.chunk.version());
-    read.set_length(w.replica_length + 4096);
-    pb::ReadReply reply;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    grpc::Status s = pb::ChunkService::NewStub(Channel(r.address()))->Read(&ctx, read, &reply);
-    out << "replica " << r.node_id() << " " << s.error_code() << "/" << reply.error().code()
-        << " len=" << reply.replica_length()
-        << " data=" << BlockChecksum(reply.data().data(), reply.data().size()) << "\n";
-  }
+  out << ReplicaDigest(w);
   return out.str();
 }
 
@@ -1076,7 +1085,10 @@ TEST_CASE("malformed requests from the schema get errors, change nothing, daemon
   std::vector<std::string> failures;
   std::map<std::string, int> codes;  // how requests were refused
   std::set<std::string> fields;
-  auto run = [&](const std::vector<Job>& jobs, int workers) {
+  // Sends `jobs` from `workers` threads; `after` (if any) looks at each
+  // request's effect once it is answered and returns a failure, or "".
+  auto run = [&](const std::vector<Job>& jobs, int workers,
+                 const std::function<std::string(const std::string&)>& after = nullptr) {
     std::atomic<size_t> next{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < workers; t++) {
@@ -1121,7 +1133,7 @@ TEST_CASE("malformed requests from the schema get errors, change nothing, daemon
                      job.variant != nullptr) {
             failure = "accepted";
           }
-          std::lock_guard lock(mu);
+          std::unique_lock lock(mu);
           Tally& t = tally[job.method->service()->name() + "." + job.method->name()];
           t.sent++;
           if (job.variant != nullptr) fields.insert(field);
@@ -1141,6 +1153,14 @@ TEST_CASE("malformed requests from the schema get errors, change nothing, daemon
                          job.target.c_str(), failure.empty() ? "slow" : failure.c_str(),
                          std::chrono::duration<double>(took).count());
           }
+          lock.unlock();
+          if (after) {
+            if (std::string damage = after(what); !damage.empty()) {
+              lock.lock();
+              std::fprintf(stderr, "malformed request %s: %s\n", what.c_str(), damage.c_str());
+              failures.push_back(what + ": " + damage);
+            }
+          }
         }
       });
     }
@@ -1152,7 +1172,19 @@ TEST_CASE("malformed requests from the schema get errors, change nothing, daemon
   // Chunk requests one at a time (several on one replica at once could
   // race a legal re-copy against a legal truncate); metadata ones four at
   // a time, which also has them meet in the leader.
-  std::thread chunk_runner([&] { run(chunk_jobs, 1); });
+  // After each chunk request the prepared chunk's replicas are read back,
+  // so that damage one request does is not hidden by a later (legal) one
+  // repairing it.
+  std::thread chunk_runner([&] {
+    std::string replicas = ReplicaDigest(w);
+    run(chunk_jobs, 1, [&](const std::string&) {
+      std::string now = ReplicaDigest(w);
+      if (now == replicas) return std::string();
+      std::string damage = "the chunk changed:\n" + LineDiff(replicas, now);
+      replicas = std::move(now);  // blame the next request only for what it does
+      return damage;
+    });
+  });
   run(meta_jobs, 4);
   chunk_runner.join();
   const auto flood_secs =
