@@ -44,8 +44,10 @@ Result<std::string> ReadPem(const std::string& path, const char* what) {
 }  // namespace
 
 void AddConfigKeys(ConfigParser* parser, Files* files) {
-  parser->Add("tls_ca", &files->ca, "PEM file: the cluster CA certificate (mutual TLS; with the next two)");
-  parser->Add("tls_cert", &files->cert, "PEM file: this server's certificate, signed by the cluster CA");
+  parser->Add("tls_ca", &files->ca,
+              "PEM file: the cluster CA certificate (mutual TLS; with the next two)");
+  parser->Add("tls_cert", &files->cert,
+              "PEM file: this server's certificate, signed by the cluster CA");
   parser->Add("tls_key", &files->key, "PEM file: the key of --tls-cert");
 }
 
@@ -78,7 +80,8 @@ bool Enabled() {
 std::shared_ptr<grpc::Channel> Channel(const std::string& address, grpc::ChannelArguments args) {
   State& s = state();
   std::lock_guard lock(s.mu);
-  if (!s.enabled) return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  if (!s.enabled)
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = s.ca;
   options.pem_cert_chain = s.cert;

@@ -66,8 +66,8 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address, grpc::Channel
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials();
 
 enum class Role : uint8_t {
-  kAny,    // TLS is off: every peer may call everything
-  kNone,   // a certificate of the CA that holds no dfs role
+  kAny,   // TLS is off: every peer may call everything
+  kNone,  // a certificate of the CA that holds no dfs role
   kNode,
   kAdmin,
   kMount,

@@ -252,8 +252,8 @@ grpc::Status ChunkServiceImpl::Read(grpc::ServerContext* ctx, const pb::ReadRequ
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext* ctx, const pb::SetVersionRequest* req,
-                                          pb::Error* reply) {
+grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext* ctx,
+                                          const pb::SetVersionRequest* req, pb::Error* reply) {
   InFlight count(&in_flight_);
   if (Refused(CheckRequest(*req, context()), reply)) return grpc::Status::OK;
   Status s = CheckCaller(*ctx, req->header(), CallKind::kWrite);
@@ -265,8 +265,8 @@ grpc::Status ChunkServiceImpl::SetVersion(grpc::ServerContext* ctx, const pb::Se
   return grpc::Status::OK;
 }
 
-grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext* ctx, const pb::DeleteChunkRequest* req,
-                                           pb::Error* reply) {
+grpc::Status ChunkServiceImpl::DeleteChunk(grpc::ServerContext* ctx,
+                                           const pb::DeleteChunkRequest* req, pb::Error* reply) {
   InFlight count(&in_flight_);
   if (Refused(CheckRequest(*req, context()), reply)) return grpc::Status::OK;
   Status s = CheckCaller(*ctx, req->header(), CallKind::kNode);

@@ -28,7 +28,7 @@ struct MountOptions {
   bool read_only = false;
   bool foreground = false;
   bool debug = false;
-  std::string http;   // host:port for /metrics and /healthz; empty: none
+  std::string http;  // host:port for /metrics and /healthz; empty: none
   // Mutual TLS (docs/security.md): PEM files, all three or none.
   std::string tls_ca, tls_cert, tls_key;
   bool fake = false;  // mount -f: check the options, mount nothing

@@ -15,8 +15,8 @@
 #include "common/logging.h"
 #include "meta/raft/message_proto.h"
 #include "proto/channel_args.h"
-#include "proto/tls.h"
 #include "proto/raft.grpc.pb.h"
+#include "proto/tls.h"
 
 namespace dfs::raft {
 
@@ -61,7 +61,8 @@ class RaftTransport::Service final : public pb::RaftService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status InstallSnapshot(grpc::ServerContext* ctx, grpc::ServerReader<pb::SnapshotPiece>* reader,
+  grpc::Status InstallSnapshot(grpc::ServerContext* ctx,
+                               grpc::ServerReader<pb::SnapshotPiece>* reader,
                                pb::RaftAck*) override {
     // Only members of the cluster (node certificates) take part in Raft.
     if (!tls::PeerOf(*ctx).node()) return tls::PermissionDenied();

@@ -190,7 +190,8 @@ grpc::Status Answer(const dfs::Status& s, const std::string& message, pb::AdminR
 
 }  // namespace
 
-grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext* ctx, const pb::MemberChangeRequest* req,
+grpc::Status AdminServiceImpl::AddMember(grpc::ServerContext* ctx,
+                                         const pb::MemberChangeRequest* req,
                                          pb::AdminReply* reply) {
   if (!tls::PeerOf(*ctx).admin()) return tls::PermissionDenied();
   if (Refused(CheckAddMemberRequest(*req), reply->mutable_error())) return grpc::Status::OK;

@@ -43,8 +43,8 @@ MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* nod
       rng_(std::random_device()()),
       readers_(options.reader_threads) {}
 
-Status MetaServiceImpl::CheckCaller(const grpc::ServerContextBase& ctx,
-                                    const pb::RpcHeader& header, CallKind kind) const {
+Status MetaServiceImpl::CheckCaller(const grpc::ServerContextBase& ctx, const pb::RpcHeader& header,
+                                    CallKind kind) const {
   const tls::Peer peer = tls::PeerOf(ctx);
   if (kind == CallKind::kNode ? !peer.node() : !peer.client())
     return Status::Unauthenticated("the caller's certificate holds no role for this call");
@@ -100,7 +100,8 @@ template <class Reply, class Fill, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
                                                   const pb::RpcHeader& header, Reply* reply,
                                                   Fill fill, Out out) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kWrite); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kWrite); !s.ok())
+    return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   pb::MetaCommand cmd;
   cmd.set_session_id(header.session_id());
@@ -167,7 +168,8 @@ template <class Reply, class ReadFn>
 grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
                                                 const pb::RpcHeader& header, Reply* reply,
                                                 ReadCost cost, ReadFn read) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok())
+    return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
   node_->ReadBarrier([this, reactor, reply, read, cost, start](Status s) {
@@ -195,24 +197,27 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* c
                                                   const pb::LookupRequest* req,
                                                   pb::AttrReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
-    ASSIGN_OR_RETURN(*r->mutable_attr(),
-                     store_->Lookup(Creds(*ctx, req->header()), req->parent(), req->name()));
-    return Status::Ok();
-  });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
+        ASSIGN_OR_RETURN(*r->mutable_attr(),
+                         store_->Lookup(Creds(*ctx, req->header()), req->parent(), req->name()));
+        return Status::Ok();
+      });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* ctx,
                                                    const pb::GetAttrRequest* req,
                                                    pb::AttrReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
-    ASSIGN_OR_RETURN(*r->mutable_attr(), req->access_mask() != 0
-                                             ? store_->CheckedAttr(Creds(*ctx, req->header()),
-                                                                   req->inode(), req->access_mask())
-                                             : store_->GetAttr(req->inode()));
-    return Status::Ok();
-  });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
+        ASSIGN_OR_RETURN(
+            *r->mutable_attr(),
+            req->access_mask() != 0
+                ? store_->CheckedAttr(Creds(*ctx, req->header()), req->inode(), req->access_mask())
+                : store_->GetAttr(req->inode()));
+        return Status::Ok();
+      });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext* ctx,
@@ -234,8 +239,8 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* 
       ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::ReadDirReply* r) -> Status {
         uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
                                                : std::min(req->max_entries(), kMaxReadDirEntries);
-        ASSIGN_OR_RETURN(*r,
-                         store_->ReadDir(Creds(*ctx, req->header()), req->inode(), req->cookie(), max));
+        ASSIGN_OR_RETURN(
+            *r, store_->ReadDir(Creds(*ctx, req->header()), req->inode(), req->cookie(), max));
         return Status::Ok();
       });
 }
@@ -279,24 +284,25 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext*
                                                     const pb::XattrRequest* req,
                                                     pb::XattrReply* reply) {
   if (Status s = CheckGetXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kPoint,
-              [this, ctx, req](pb::XattrReply* r) -> Status {
-                ASSIGN_OR_RETURN(*r->mutable_value(),
-                                 store_->GetXattr(Creds(*ctx, req->header()), req->inode(), req->name()));
-                return Status::Ok();
-              });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::XattrReply* r) -> Status {
+        ASSIGN_OR_RETURN(*r->mutable_value(),
+                         store_->GetXattr(Creds(*ctx, req->header()), req->inode(), req->name()));
+        return Status::Ok();
+      });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext* ctx,
                                                      const pb::XattrRequest* req,
                                                      pb::XattrReply* reply) {
   if (Status s = CheckListXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::XattrReply* r) -> Status {
-    ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(*ctx, req->header()), req->inode()));
-    for (auto& n : names)
-      r->add_names(std::move(n));
-    return Status::Ok();
-  });
+  return Read(
+      ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::XattrReply* r) -> Status {
+        ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(*ctx, req->header()), req->inode()));
+        for (auto& n : names)
+          r->add_names(std::move(n));
+        return Status::Ok();
+      });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
@@ -440,8 +446,8 @@ grpc::ServerUnaryReactor* MetaServiceImpl::AllocateChunk(grpc::CallbackServerCon
         if (!heard && n.state() == "active") silent.push_back({n.node_id(), n.zone(), 0, 0});
       }
       if (PlacementWaitsForSilent(*placement, live, silent, options_.replication)) {
-        placement = Status::Unavailable(
-            "this leader has not heard from every chunk server yet; try again");
+        placement =
+            Status::Unavailable("this leader has not heard from every chunk server yet; try again");
       }
     }
   }
@@ -622,7 +628,8 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
   }
 
   grpc::ServerUnaryReactor* Start() {
-    if (Status s = service_->CheckCaller(*ctx_, req_->header(), MetaServiceImpl::CallKind::kRead); !s.ok()) {
+    if (Status s = service_->CheckCaller(*ctx_, req_->header(), MetaServiceImpl::CallKind::kRead);
+        !s.ok()) {
       Finish(s);
     } else {
       Attempt();
@@ -706,7 +713,8 @@ template <class Reply, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerContext* ctx,
                                                         const pb::RpcHeader& header, Reply* reply,
                                                         pb::MetaCommand cmd, Out out) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok()) return FinishNow(ctx, reply, s);
+  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok())
+    return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
   ProposeLockCommand(std::move(cmd), [this, reactor, reply, start, out](Result<pb::MetaReply> r) {

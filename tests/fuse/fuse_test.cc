@@ -1173,18 +1173,8 @@ TEST_CASE("an append that lost a replica reads back whole on its own mount, then
   REQUIRE(wfd >= 0);
   WriteAll(wfd, appended);
 
-  std::vector<pid_t> paused;
-  auto resume = [&] {
-    for (pid_t p : paused)
-      kill(p, SIGCONT);
-    paused.clear();
-  };
-  struct Resume {
-    std::function<void()> f;
-    ~Resume() { f(); }
-  } guard{resume};
-  paused.push_back(c.chunks().pid(dropped));
-  REQUIRE(kill(paused.back(), SIGSTOP) == 0);
+  testing::PausedProcesses paused;
+  REQUIRE(paused.Pause(c.chunks().pid(dropped)));
   CHECK(fsync(wfd) == 0);  // the chain goes on without the head, at v2
   CHECK(close(wfd) == 0);
   REQUIRE(fstat(rfd, &st) == 0);  // the new mtime: the kernel drops the written pages
@@ -1192,14 +1182,12 @@ TEST_CASE("an append that lost a replica reads back whole on its own mount, then
   // The dropped replica answers again, at v1 and 100000 bytes long; the
   // meta servers pause meanwhile, or its replica report would get it
   // deleted before the read reaches it.
-  for (uint64_t id = 1; id <= 3; id++) {
-    paused.insert(paused.begin(), c.meta().pid(id));
-    REQUIRE(kill(paused.front(), SIGSTOP) == 0);
-  }
+  for (uint64_t id = 1; id <= 3; id++)
+    REQUIRE(paused.Pause(c.meta().pid(id)));
   REQUIRE(kill(c.chunks().pid(dropped), SIGCONT) == 0);
   const std::string rest = PRead(rfd, appended.size(), static_cast<off_t>(before.size()));
   CHECK(FirstDifference(rest, appended) == "");
-  resume();
+  paused.Resume();
   CHECK(close(rfd) == 0);
   // The next open keeps the kernel's pages (nothing changed since this
   // mount's commit): they must hold the append.

@@ -234,18 +234,8 @@ TEST_CASE("a reader on the writer's mount never reads a replica the chain droppe
   REQUIRE(w.ok());
   REQUIRE(fs->Write(w->handle, 0, appended).ok());
 
-  std::vector<pid_t> paused;
-  auto resume = [&] {
-    for (pid_t p : paused)
-      kill(p, SIGCONT);
-    paused.clear();
-  };
-  struct Resume {
-    std::function<void()> f;
-    ~Resume() { f(); }
-  } guard{resume};
-  paused.push_back(c.chunks().pid(dropped));
-  REQUIRE(kill(paused.back(), SIGSTOP) == 0);
+  testing::PausedProcesses paused;
+  REQUIRE(paused.Pause(c.chunks().pid(dropped)));
   Status flushed = fs->Flush(w->handle);  // the chain goes on without it, at v2
   INFO(flushed.ToString());
   REQUIRE(flushed.ok());
@@ -254,17 +244,15 @@ TEST_CASE("a reader on the writer's mount never reads a replica the chain droppe
   // The dropped replica answers again, at v1 and 100000 bytes long. The
   // meta servers pause meanwhile, or its next replica report would get it
   // deleted before the read below reaches it.
-  for (uint64_t id = 1; id <= 3; id++) {
-    paused.insert(paused.begin(), c.meta().pid(id));
-    REQUIRE(kill(paused.front(), SIGSTOP) == 0);
-  }
+  for (uint64_t id = 1; id <= 3; id++)
+    REQUIRE(paused.Pause(c.meta().pid(id)));
   REQUIRE(kill(c.chunks().pid(dropped), SIGCONT) == 0);
 
   auto rest = fs->Read(r->handle, before.size(), appended.size());
   INFO(rest.status().ToString());
   REQUIRE(rest.ok());
   CHECK(testing::FirstDifference(*rest, appended) == "");
-  resume();
+  paused.Resume();
   REQUIRE(fs->Release(r->handle).ok());
   CHECK(testing::FirstDifference(ReadFile(*fs, "log.bin"), before + appended) == "");
 }

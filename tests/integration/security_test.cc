@@ -149,8 +149,7 @@ TEST_CASE("mutual TLS: only the cluster CA's certificates get in, and roles limi
   CHECK(cluster.AddMount({"meta_timeout=3", rogue.MountOption("node")}, 30s) == nullptr);
 
   // Nor do direct calls in plain text or with the other CA's certificate.
-  for (const auto& channel :
-       {pki.ChannelAs("", leader), rogue.ChannelAs("node", leader)}) {
+  for (const auto& channel : {pki.ChannelAs("", leader), rogue.ChannelAs("node", leader)}) {
     auto stub = pb::MetaService::NewStub(channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 5s);
@@ -246,8 +245,7 @@ TEST_CASE("mutual TLS: only the cluster CA's certificates get in, and roles limi
   REQUIRE(squashed != nullptr);
   CHECK(ReadText(squashed->path() + "/hello") == "over TLS");  // 0644: readable by all
   CHECK(Err(open((squashed->path() + "/root-only").c_str(), O_RDONLY | O_CLOEXEC)) == EACCES);
-  CHECK(Err(open((squashed->path() + "/private/secret").c_str(), O_RDONLY | O_CLOEXEC)) ==
-        EACCES);
+  CHECK(Err(open((squashed->path() + "/private/secret").c_str(), O_RDONLY | O_CLOEXEC)) == EACCES);
   CHECK(Err(open((squashed->path() + "/mine").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) ==
         EACCES);  // the root directory is 0755 root's
   CHECK(Err(chmod((squashed->path() + "/hello").c_str(), 0666)) == EPERM);

@@ -112,6 +112,18 @@ bool Process::Start(const std::vector<std::string>& argv, const std::string& log
   return true;
 }
 
+bool PausedProcesses::Pause(pid_t pid) {
+  if (kill(pid, SIGSTOP) != 0) return false;
+  pids_.push_back(pid);
+  return true;
+}
+
+void PausedProcesses::Resume() {
+  for (auto it = pids_.rbegin(); it != pids_.rend(); ++it)
+    kill(*it, SIGCONT);
+  pids_.clear();
+}
+
 void Process::Signal(int sig) {
   if (pid_ > 0) kill(pid_, sig);
 }

@@ -36,6 +36,25 @@ ToolRun RunTool(const std::vector<std::string>& argv, const std::string& log_pat
 // 0 if it did not within 20 s.
 int LoggedHttpPort(const std::string& log);
 
+// Processes a test stopped with SIGSTOP: continued by Resume() or at
+// destruction (a failed REQUIRE must not leave a server stopped), the
+// last one paused first.
+class PausedProcesses {
+ public:
+  PausedProcesses() = default;
+  ~PausedProcesses() { Resume(); }
+  PausedProcesses(const PausedProcesses&) = delete;
+  PausedProcesses& operator=(const PausedProcesses&) = delete;
+
+  // Sends SIGSTOP; false if it could not be sent.
+  bool Pause(pid_t pid);
+  // Sends SIGCONT to every paused process.
+  void Resume();
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
 class Process {
  public:
   Process() = default;
