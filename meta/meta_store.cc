@@ -245,6 +245,7 @@ std::vector<std::string> MetaStore::Apply(std::span<const raft::Entry> entries) 
       continue;
     }
     replies.push_back(ApplyCommand(txn, batch, &format, entry.data));
+    DFS_LOG(TRACE) << "applied index " << entry.index << " term " << entry.term;
   }
   // The applied index moves in the same write as the changes it covers.
   txn.PutAppliedIndex(applied);
@@ -285,6 +286,8 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
           "session " + std::to_string(cmd.session_id()) + " is unknown or expired")));
     }
     if (session && cmd.sequence() <= session->last_sequence()) {
+      DFS_LOG(TRACE) << "session " << cmd.session_id() << " sequence " << cmd.sequence()
+                     << ": a retry, answered from the session";
       if (cmd.sequence() == session->last_sequence()) return session->last_reply();
       return Serialized(MakeReply(
           Status::InvalidArgument("stale sequence " + std::to_string(cmd.sequence()) +
@@ -315,6 +318,9 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
     reply = MakeReply(result.status());
   }
   std::string bytes = Serialized(reply);
+  DFS_LOG(TRACE) << "session " << cmd.session_id() << " sequence " << cmd.sequence() << ": "
+                 << cmd.ShortDebugString().substr(0, 200) << " -> "
+                 << (result.ok() ? std::string("OK") : result.status().ToString());
 
   if (deduplicated && !IsRetryable(result.status().code())) {
     pb::SessionRecord record;

@@ -107,6 +107,21 @@ void ReplyStatus(fuse_req_t req, const Status& s, const char* op) {
   fuse_reply_err(req, s.ok() ? 0 : Errno(s));
 }
 
+// A call on an inode (not a name) that no longer exists: another mount
+// unlinked it, or renamed another file over its name, between the kernel's
+// LOOKUP and this call. ESTALE, as NFS answers, makes the kernel walk the
+// path again with LOOKUP_REVAL (stat, open, chmod, truncate, access do), so
+// the caller sees what the name is now; ENOENT would tell it that a name
+// that never stopped existing is gone. A descriptor still open on such an
+// inode gets ESTALE too.
+void ReplyInodeStatus(fuse_req_t req, const Status& s, const char* op) {
+  if (s.code() == ErrorCode::NOT_FOUND) {
+    DFS_LOG(DEBUG) << op << ": " << s << " (ESTALE)";
+    return ReplyErrno(req, ESTALE);
+  }
+  ReplyStatus(req, s, op);
+}
+
 mode_t TypeBits(pb::FileType type) {
   switch (type) {
     case pb::FILE_TYPE_DIRECTORY:
@@ -177,7 +192,7 @@ struct FuseOps {
   }
 
   static void ReplyAttr(fuse_req_t req, const Result<pb::InodeAttr>& r, const char* op) {
-    if (!r.ok()) return ReplyStatus(req, r.status(), op);
+    if (!r.ok()) return ReplyInodeStatus(req, r.status(), op);
     struct stat st = ToStat(*r);
     fuse_reply_attr(req, &st, Self(req)->options_.attr_timeout.count());
   }
@@ -356,7 +371,7 @@ struct FuseOps {
   static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     FuseMount* m = Self(req);
     Result<FileSystem::OpenResult> r = m->fs_->OpenFile(CallerOf(req), ino, fi->flags);
-    if (!r.ok()) return ReplyStatus(req, r.status(), "open");
+    if (!r.ok()) return ReplyInodeStatus(req, r.status(), "open");
     fi->fh = r->handle;
     fi->keep_cache = r->keep_cache;
     fi->direct_io = 0;
@@ -663,8 +678,8 @@ struct FuseOps {
   }
 
   static void Access(fuse_req_t req, fuse_ino_t ino, int mask) {
-    ReplyStatus(req, Self(req)->fs_->Access(CallerOf(req), ino, static_cast<uint32_t>(mask)),
-                "access");
+    ReplyInodeStatus(req, Self(req)->fs_->Access(CallerOf(req), ino, static_cast<uint32_t>(mask)),
+                     "access");
   }
 
   static void Fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,

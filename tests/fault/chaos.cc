@@ -2,17 +2,19 @@
 // ever lost.
 //
 //   chaos --duration SECONDS [--seed S] [--nemesis kill,pause,corrupt,zone,partition,disk-full]
-//         [--dir DIR] [--writers N] [--keep]
+//         [--dir DIR] [--writers N] [--keep] [--meta-log-level LEVEL]
 //
 // Starts its own cluster (tests/fault/chaos_cluster.h: 3 dfs-meta, 6
-// dfs-chunkserver in 3 zones, 2 dfs-mount), runs the workload of
-// tests/fault/workload.h on both mounts while the nemesis
+// dfs-chunkserver in 3 zones, 4 dfs-mount), runs the workload of
+// tests/fault/workload.h on two mounts and the namespace history of
+// tests/fault/history.h on the other two while the nemesis
 // (tests/fault/nemesis.h) injects faults, then stops the faults, heals the
 // cluster and checks: every file whose last change was acknowledged reads
-// back exactly through both mounts, and each of its chunks has 3 replicas
-// on 3 zones that hold exactly those bytes; the namespace matches the
-// model; `dfsadmin fsck` is clean; no daemon died unless the nemesis
-// killed it; both mounts unmount cleanly. The last line is
+// back exactly through both workload mounts, and each of its chunks has 3
+// replicas on 3 zones that hold exactly those bytes; the namespace matches
+// the model; the namespace history is linearizable; `dfsadmin fsck` is
+// clean; no daemon died unless the nemesis killed it; every mount
+// unmounts cleanly. The last line is
 //
 //   chaos: ops=N faults=F lost=0 corrupt=0 app_errors=E
 //
@@ -40,6 +42,7 @@
 #include "client/meta_client.h"
 #include "tests/fault/chaos_cluster.h"
 #include "tests/fault/chaos_log.h"
+#include "tests/fault/history.h"
 #include "tests/fault/nemesis.h"
 #include "tests/fault/workload.h"
 #include "tests/support/bytes.h"
@@ -58,13 +61,17 @@ struct Options {
   std::string dir;
   int writers = 2;  // per mount
   bool keep = false;
+  std::string meta_log_level = "info";
 };
+
+// Clients of the namespace history, alternating between its two mounts.
+constexpr int kHistoryClients = 4;
 
 int Usage(const char* why) {
   std::fprintf(stderr,
                "chaos: %s\nusage: chaos --duration SECONDS [--seed S] "
                "[--nemesis kill,pause,corrupt,zone,partition,disk-full|none] [--dir DIR] "
-               "[--writers N] [--keep]\n",
+               "[--writers N] [--keep] [--meta-log-level trace|debug|info]\n",
                why);
   return 2;
 }
@@ -88,6 +95,8 @@ bool Parse(int argc, char** argv, Options* o, std::string* error) {
       o->dir = value();
     } else if (a == "--writers") {
       o->writers = std::atoi(value().c_str());
+    } else if (a == "--meta-log-level") {
+      o->meta_log_level = value();
     } else if (a == "--keep") {
       o->keep = true;
     } else if (a == "--nemesis") {
@@ -206,7 +215,8 @@ int Run(const Options& opt) {
   bool ok = true;
   {
     // The disk-full nemesis fills a chunk server's own small file system.
-    ChaosCluster cluster(dir, opt.nemesis.count("disk-full") ? 512ull << 20 : 0);
+    ChaosCluster cluster(dir, opt.nemesis.count("disk-full") ? 512ull << 20 : 0,
+                         opt.meta_log_level);
     if (!cluster.ok() || !cluster.MountAll()) {
       ctx.Fail("the cluster did not start (see the logs in " + dir + ")");
       std::printf("chaos: ops=0 faults=0 lost=0 corrupt=0 app_errors=0\n");
@@ -226,13 +236,15 @@ int Run(const Options& opt) {
       log.Line("mismatch " + std::to_string(n) + ": " + path + " as read is in " + file +
                "; dfsadmin file " + path + ":\n" + out);
     };
-    std::vector<std::string> mounts;
+    std::vector<std::string> mounts, history_mounts;
     for (int m = 0; m < cluster.mount_count(); m++)
-      mounts.push_back(cluster.mount(m).path());
+      (m < kWorkloadMounts ? mounts : history_mounts).push_back(cluster.mount(m).path());
+    History history(&ctx, history_mounts);
+    if (!history.Prepare()) return 1;
 
     std::vector<std::unique_ptr<Writer>> writers;
     std::vector<Writer*> all;
-    for (int m = 0; m < cluster.mount_count(); m++) {
+    for (int m = 0; m < kWorkloadMounts; m++) {
       for (int t = 0; t < opt.writers; t++) {
         writers.push_back(std::make_unique<Writer>(&ctx, m + 1, t, mounts[m]));
         all.push_back(writers.back().get());
@@ -243,7 +255,7 @@ int Run(const Options& opt) {
       }
     }
     std::vector<std::unique_ptr<Reader>> readers;
-    for (int m = 0; m < cluster.mount_count(); m++)
+    for (int m = 0; m < kWorkloadMounts; m++)
       readers.push_back(std::make_unique<Reader>(&ctx, m + 1, mounts[m], all));
 
     std::atomic<bool> stop{false};
@@ -260,6 +272,13 @@ int Run(const Options& opt) {
       running++;
       threads.emplace_back([&, r = r.get()] {
         r->Run(stop);
+        running--;
+      });
+    }
+    for (int c = 0; c < kHistoryClients; c++) {
+      running++;
+      threads.emplace_back([&, c] {
+        history.Run(c, stop);
         running--;
       });
     }
@@ -328,7 +347,7 @@ int Run(const Options& opt) {
     for (auto& w : writers)
       w->Check(mounts, check);
     for (const std::string& m : mounts) {
-      std::set<std::string> want;
+      std::set<std::string> want = {History::kDir};
       for (Writer* w : all)
         want.insert(w->dir_name());
       for (const auto& e : fs::directory_iterator(m))
@@ -337,6 +356,7 @@ int Run(const Options& opt) {
     }
     log.Say("checked " + std::to_string(replicas.files()) + " files, " +
             std::to_string(replicas.replicas_read()) + " chunk replicas");
+    history.Check();
 
     std::string fsck;
     int rc = cluster.DfsAdmin({"fsck"}, &fsck);

@@ -21,7 +21,8 @@ using namespace std::chrono_literals;
 namespace {
 
 const std::vector<std::string> kChunkZones = {"z1", "z2", "z3", "z1", "z2", "z3"};
-const std::vector<std::string> kMountZones = {"z1", "z2"};
+// The workload mounts, then the history mounts (tests/fault/history.h).
+const std::vector<std::string> kMountZones = {"z1", "z2", "z1", "z3"};
 
 }  // namespace
 
@@ -37,7 +38,9 @@ bool ProcessAlive(pid_t pid) {
   return state != 'Z' && state != 'X';
 }
 
-ChaosCluster::ChaosCluster(const std::string& dir, uint64_t small_disks) : dir_(dir) {
+ChaosCluster::ChaosCluster(const std::string& dir, uint64_t small_disks,
+                           const std::string& meta_log_level)
+    : dir_(dir) {
   for (size_t i = 1; small_disks > 0 && i <= kChunkZones.size(); i++) {
     // The path testing::ChunkServers gives server i.
     const std::string path = dir_ + "/chunk/chunk" + std::to_string(i);
@@ -53,7 +56,7 @@ ChaosCluster::ChaosCluster(const std::string& dir, uint64_t small_disks) : dir_(
       // (the trash is not purged early under space pressure yet).
       std::vector<std::string>{"--chunk-size", "1MiB", "--node-dead-after", "2s",
                                "--repair-scan-interval", "500ms", "--repair-doubt-grace", "3s",
-                               "--trash-days", "0"},
+                               "--trash-days", "0", "--log-level", meta_log_level},
       dir_);
   chunks_ = std::make_unique<testing::ChunkServers>(
       dir_ + "/chunk", static_cast<int>(kChunkZones.size()), meta_->AddressList(),
@@ -76,12 +79,15 @@ ChaosCluster::~ChaosCluster() {
 
 bool ChaosCluster::MountAll() {
   for (size_t i = 0; i < kMountZones.size(); i++) {
+    const bool history = static_cast<int>(i) >= kWorkloadMounts;
     std::string path = dir_ + "/mnt" + std::to_string(i + 1);
     fs::create_directories(path);
     auto m = std::make_unique<testing::Mount>(path, path + ".log");
-    if (!m->Start({testing::BinDir() + "/dfs-mount", "--meta", MetaAddresses(), path, "-o",
-                   "allow_other,foreground,zone=" + kMountZones[i]},
-                  60s)) {
+    std::string options = "allow_other,foreground,zone=" + kMountZones[i];
+    if (history) options += ",attr_timeout=0,entry_timeout=0";
+    if (!m->Start(
+            {testing::BinDir() + "/dfs-mount", "--meta", MetaAddresses(), path, "-o", options},
+            60s)) {
       return false;
     }
     mounts_.push_back(std::move(m));

@@ -1,6 +1,8 @@
 // The cluster a chaos run tortures: 3 dfs-meta (meta i counts as zone zi),
-// 6 dfs-chunkserver in zones z1,z2,z3,z1,z2,z3, and 2 dfs-mount (zones z1
-// and z2), all real processes on loopback under one directory. Settings
+// 6 dfs-chunkserver in zones z1,z2,z3,z1,z2,z3, and 4 dfs-mount: two for
+// the workload (zones z1 and z2) and two for the namespace history (zones
+// z1 and z3, no kernel caching), all real processes on loopback under one
+// directory. Settings
 // that make failure detection and repair quick: node_dead_after 2 s, a
 // repair sweep every 500 ms, heartbeats every 500 ms, 1 MiB chunks, a
 // scrubber fast enough to find a flipped byte within seconds.
@@ -19,6 +21,9 @@
 namespace dfs::chaos {
 
 constexpr uint64_t kChunkSize = 1 << 20;
+// mount(0) and mount(1) carry the workload; mount(2) and mount(3) the
+// namespace history.
+constexpr int kWorkloadMounts = 2;
 
 // One server process of the cluster, as the nemesis names it.
 struct Server {
@@ -34,11 +39,14 @@ class ChaosCluster {
   // register; ok() says whether that worked.
   // `small_disks` > 0: every chunk server keeps its data on a tmpfs of
   // that many bytes of its own (for the disk-full nemesis).
-  explicit ChaosCluster(const std::string& dir, uint64_t small_disks = 0);
+  // `meta_log_level`: dfs-meta's --log-level ("trace" logs every applied
+  // command, for finding out what a failed history saw).
+  explicit ChaosCluster(const std::string& dir, uint64_t small_disks = 0,
+                        const std::string& meta_log_level = "info");
   ~ChaosCluster();
 
   bool ok() const { return ok_; }
-  // Mounts both mounts; false if one did not come up.
+  // Mounts every mount; false if one did not come up.
   bool MountAll();
 
   std::vector<Server> Servers() const;

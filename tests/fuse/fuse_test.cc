@@ -486,6 +486,61 @@ TEST_CASE("push invalidation: another mount's changes show at once despite 30 s 
   CHECK(other->Unmount() == 0);
 }
 
+TEST_CASE("a name another mount keeps replacing never reads as missing (ESTALE, walk again)") {
+  // The deploy pattern: one web server writes a new version beside the
+  // old one and renames it over; another stats and opens the name all the
+  // while. The name never stops existing, so neither may say ENOENT. With
+  // no kernel caching every call asks the meta service: a LOOKUP, then a
+  // GETATTR or OPEN of the inode it named, which the rename may have
+  // removed in between; the mount answers ESTALE and the kernel walks the
+  // path again.
+  const std::string dir = CaseDir("replaced");
+  testing::Mount* other = Cluster().AddMount({"allow_other", "attr_timeout=0", "entry_timeout=0"});
+  REQUIRE(other != nullptr);
+  PutFile(dir + "/current", "version 0");
+  std::atomic<bool> stop{false};
+  std::atomic<int> renames{0};
+  std::thread writer([&] {
+    for (int i = 1; !stop; i++) {
+      PutFile(dir + "/next", "version " + std::to_string(i));
+      if (rename((dir + "/next").c_str(), (dir + "/current").c_str()) != 0) break;
+      renames++;
+    }
+  });
+  const std::string theirs = other->path() + "/replaced/current";
+  // The kernel walks again once: a second rename within that walk leaves
+  // ESTALE to the caller, as on NFS; rare, and not a wrong answer.
+  int stats = 0, opens = 0, missing = 0, stale = 0, other_errors = 0;
+  auto count = [&](int rc) {
+    if (rc >= 0) return;
+    if (errno == ENOENT) {
+      missing++;
+    } else if (errno == ESTALE) {
+      stale++;
+    } else {
+      other_errors++;
+    }
+  };
+  const auto end = std::chrono::steady_clock::now() + 4s;
+  while (std::chrono::steady_clock::now() < end) {
+    struct stat st {};
+    count(stat(theirs.c_str(), &st));
+    stats++;
+    int fd = open(theirs.c_str(), O_RDONLY | O_CLOEXEC);
+    count(fd);
+    opens++;
+    if (fd >= 0) close(fd);
+  }
+  stop = true;
+  writer.join();
+  INFO(stats << " stats and " << opens << " opens during " << renames << " renames; " << stale
+             << " ESTALE");
+  CHECK(renames > 20);
+  CHECK(missing == 0);
+  CHECK(other_errors == 0);
+  CHECK(other->Unmount() == 0);
+}
+
 TEST_CASE("rename: over files, directories, NOREPLACE and EXCHANGE") {
   const std::string dir = CaseDir("rename");
   const std::string a = dir + "/a", b = dir + "/b", c = dir + "/c";

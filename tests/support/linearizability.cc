@@ -4,6 +4,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <set>
 #include <unordered_set>
 
 namespace dfs::testing {
@@ -11,6 +12,9 @@ namespace dfs::testing {
 namespace {
 
 using State = std::vector<uint64_t>;  // per name: file id, 0 = absent
+
+// Past this many possible states between two windows the check gives up.
+constexpr size_t kMaxCarriedStates = 100'000;
 
 // Applies `op` to `s`; returns whether the model lets it succeed (a failed
 // operation changes nothing).
@@ -27,6 +31,7 @@ bool Apply(const NsOp& op, State* s, uint64_t* seen) {
       return true;
     case NsOp::Kind::kRename:
       if (st[op.name] == 0) return false;
+      if (op.noreplace && op.name != op.to && st[op.to] != 0) return false;
       if (op.name != op.to) {
         st[op.to] = st[op.name];
         st[op.name] = 0;
@@ -46,36 +51,37 @@ bool Matches(const NsOp& op, bool model_ok, uint64_t seen) {
   return true;
 }
 
+// Every linearization of one window from a set of start states: the
+// states they end in. States seen with the same operations done are
+// explored once, whichever start state led there.
 class Search {
  public:
-  Search(std::vector<NsOp> ops, int names, uint64_t budget)
-      : ops_(std::move(ops)), names_(names), budget_(budget), done_(ops_.size(), false) {}
-
-  LinearizabilityResult Run() {
-    LinearizabilityResult r;
-    State s(names_, 0);
-    r.linearizable = Step(s, 0);
-    r.states_explored = explored_;
-    r.gave_up = gave_up_;
-    r.longest_prefix = best_;
-    if (!r.linearizable && !gave_up_ && best_ < ops_.size()) {
-      const NsOp& op = ops_[best_];
-      r.explanation = "no order explains operation " + std::to_string(best_) + " (client " +
-                      std::to_string(op.client) + ", called at " + std::to_string(op.call) +
-                      ") after the first " + std::to_string(best_) + " in call order";
-    }
-    return r;
+  Search(std::vector<NsOp> ops, uint64_t* budget) : ops_(std::move(ops)), budget_(budget) {
+    done_.assign(ops_.size(), false);
   }
 
+  // Adds to *ends every state a linearization from `start` ends in.
+  void From(const State& start, std::set<State>* ends) {
+    ends_ = ends;
+    Step(start, 0);
+  }
+
+  bool gave_up() const { return gave_up_; }
+  // The longest prefix (in call order) some linearization explained.
+  size_t best() const { return best_; }
+
  private:
-  // Completes a linearization from `s` with `count` operations done.
-  bool Step(const State& s, size_t count) {
-    if (count == ops_.size()) return true;
-    if (++explored_ > budget_) {
-      gave_up_ = true;
-      return false;
+  void Step(const State& s, size_t count) {
+    if (count == ops_.size()) {
+      ends_->insert(s);
+      return;
     }
-    if (!seen_.insert(Key(s)).second) return false;
+    if (*budget_ == 0) {
+      gave_up_ = true;
+      return;
+    }
+    --*budget_;
+    if (!seen_.insert(Key(s)).second) return;
     // The first operation not done (in call order) bounds the prefix that
     // is certainly explained.
     size_t first = 0;
@@ -88,27 +94,23 @@ class Search {
     for (size_t i = first; i < ops_.size(); i++) {
       if (!done_[i] && !ops_[i].unknown) horizon = std::min(horizon, ops_[i].ret);
     }
-    for (size_t i = first; i < ops_.size() && ops_[i].call <= horizon; i++) {
+    for (size_t i = first; i < ops_.size() && ops_[i].call <= horizon && !gave_up_; i++) {
       if (done_[i]) continue;
       const NsOp& op = ops_[i];
       State next = s;
       uint64_t seen = 0;
       bool model_ok = Apply(op, &next, &seen);
       done_[i] = true;
-      bool found = false;
       if (op.unknown) {
         // It took effect here (whatever the model says) ...
-        found = Step(model_ok ? next : s, count + 1) ||
-                // ... or never did.
-                Step(s, count + 1);
+        Step(model_ok ? next : s, count + 1);
+        // ... or never did.
+        Step(s, count + 1);
       } else if (Matches(op, model_ok, seen)) {
-        found = Step(next, count + 1);
+        Step(next, count + 1);
       }
       done_[i] = false;
-      if (found) return true;
-      if (gave_up_) return false;
     }
-    return false;
   }
 
   std::string Key(const State& s) const {
@@ -128,26 +130,79 @@ class Search {
   }
 
   const std::vector<NsOp> ops_;
-  const int names_;
-  const uint64_t budget_;
+  uint64_t* budget_;
   std::vector<bool> done_;
+  std::set<State>* ends_ = nullptr;
   std::unordered_set<std::string> seen_;
-  uint64_t explored_ = 0;
   size_t best_ = 0;
   bool gave_up_ = false;
 };
 
+// Where each window begins: an operation called after every earlier one
+// returned (or, unknown, settled).
+std::vector<size_t> WindowStarts(const std::vector<NsOp>& ops, int64_t settle) {
+  std::vector<size_t> starts;
+  int64_t open_until = std::numeric_limits<int64_t>::min();
+  for (size_t i = 0; i < ops.size(); i++) {
+    if (i == 0 || ops[i].call > open_until) starts.push_back(i);
+    int64_t until = ops[i].ret;
+    if (ops[i].unknown) {
+      until = settle > std::numeric_limits<int64_t>::max() - ops[i].call
+                  ? std::numeric_limits<int64_t>::max()
+                  : ops[i].call + settle;
+    }
+    open_until = std::max(open_until, until);
+  }
+  starts.push_back(ops.size());
+  return starts;
+}
+
 }  // namespace
 
 LinearizabilityResult CheckNamespaceHistory(const std::vector<NsOp>& history, int names,
-                                            uint64_t max_states) {
+                                            uint64_t max_states, int64_t settle) {
   std::vector<NsOp> ops = history;
   for (NsOp& op : ops) {
     if (op.unknown) op.ret = std::numeric_limits<int64_t>::max();
   }
   std::stable_sort(ops.begin(), ops.end(),
                    [](const NsOp& a, const NsOp& b) { return a.call < b.call; });
-  return Search(std::move(ops), names, max_states).Run();
+  LinearizabilityResult r;
+  uint64_t budget = max_states;
+  std::set<State> states = {State(names, 0)};
+  const std::vector<size_t> starts = WindowStarts(ops, settle);
+  for (size_t w = 0; w + 1 < starts.size(); w++) {
+    const size_t begin = starts[w], end = starts[w + 1];
+    Search search(std::vector<NsOp>(ops.begin() + begin, ops.begin() + end), &budget);
+    std::set<State> ends;
+    for (const State& s : states)
+      search.From(s, &ends);
+    r.windows++;
+    r.largest_window = std::max(r.largest_window, end - begin);
+    r.longest_prefix = begin + search.best();
+    if (search.gave_up()) {
+      r.gave_up = true;
+      break;
+    }
+    if (ends.empty()) {
+      const NsOp& op = ops[r.longest_prefix];
+      r.explanation = "no order explains operation " + std::to_string(r.longest_prefix) +
+                      " (client " + std::to_string(op.client) + ", called at " +
+                      std::to_string(op.call) + ") after the first " +
+                      std::to_string(r.longest_prefix) + " in call order";
+      break;
+    }
+    if (ends.size() > kMaxCarriedStates) {
+      r.gave_up = true;
+      break;
+    }
+    states = std::move(ends);
+    if (end == ops.size()) r.linearizable = true;
+  }
+  if (ops.empty()) r.linearizable = true;
+  r.states_explored = max_states - budget;
+  if (r.linearizable) r.longest_prefix = ops.size();
+  return r;
 }
 
 }  // namespace dfs::testing

@@ -17,9 +17,19 @@
 // the memoization of Lowe (a state seen with the same set of operations
 // done is not explored twice); fine for the small key spaces and bounded
 // concurrency the fault suite uses.
+//
+// Long histories (the fault suite records tens of thousands of
+// operations) are checked window by window: a window ends where no
+// operation is in flight, and what carries over to the next window is the
+// set of every state some linearization of the history so far ends in.
+// An unknown operation is in flight until `settle` after its call: by then
+// it has taken effect or never will (a client's retries have given up and
+// a new leader has committed or dropped what an old one held). With the
+// default, an unknown operation keeps its window open to the end.
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,11 +38,13 @@ namespace dfs::testing {
 struct NsOp {
   enum class Kind { kCreate, kUnlink, kRename, kLookup };
   Kind kind = Kind::kLookup;
-  int name = 0;     // index into the key space
-  int to = 0;       // rename: the new name
-  uint64_t id = 0;  // create: the new file's id; lookup: the id seen (0: absent)
+  int name = 0;            // index into the key space
+  int to = 0;              // rename: the new name
+  bool noreplace = false;  // rename: RENAME_NOREPLACE (fails if `to` exists)
+  uint64_t id = 0;         // create: the new file's id; lookup: the id seen (0: absent)
   // The outcome: true = succeeded, false = failed with the error the model
-  // gives (EEXIST for create, ENOENT for unlink/rename/lookup of absent).
+  // gives (EEXIST for create, ENOENT for unlink/rename/lookup of absent,
+  // EEXIST for a RENAME_NOREPLACE onto a present name).
   bool ok = false;
   bool unknown = false;  // the client never learned the outcome
   int64_t call = 0;      // when it was called
@@ -45,13 +57,17 @@ struct LinearizabilityResult {
   // When not: the longest prefix of operations (in call order) that has a
   // linearization, as a hint of where it goes wrong.
   size_t longest_prefix = 0;
+  size_t windows = 0;         // windows checked
+  size_t largest_window = 0;  // operations in the largest one
   std::string explanation;
   uint64_t states_explored = 0;
   bool gave_up = false;  // the search exceeded its budget: no verdict
 };
 
 // `names` is the size of the key space; every name starts absent.
+// `max_states` bounds the states explored over the whole history.
 LinearizabilityResult CheckNamespaceHistory(const std::vector<NsOp>& history, int names,
-                                            uint64_t max_states = 50'000'000);
+                                            uint64_t max_states = 50'000'000,
+                                            int64_t settle = std::numeric_limits<int64_t>::max());
 
 }  // namespace dfs::testing

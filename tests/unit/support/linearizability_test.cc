@@ -134,5 +134,89 @@ TEST_CASE("linearizability: a long concurrent history of a correct register chec
   CHECK_FALSE(r.gave_up);
 }
 
+TEST_CASE("linearizability: RENAME_NOREPLACE fails onto a present name", "[linearizability]") {
+  NsOp noreplace = Rename(0, 1, true, 4, 5);
+  noreplace.noreplace = true;
+  CHECK(CheckNamespaceHistory({Create(0, 7, true, 0, 1), noreplace, Lookup(1, 7, 6, 7)}, 2)
+            .linearizable);
+  CHECK_FALSE(
+      CheckNamespaceHistory({Create(0, 7, true, 0, 1), Create(1, 8, true, 2, 3), noreplace}, 2)
+          .linearizable);
+  noreplace.ok = false;
+  CHECK(CheckNamespaceHistory(
+            {Create(0, 7, true, 0, 1), Create(1, 8, true, 2, 3), noreplace, Lookup(1, 8, 6, 7)}, 2)
+            .linearizable);
+}
+
+TEST_CASE("linearizability: windows carry every state a window may end in", "[linearizability]") {
+  // Two creates of the same name race; either may have won. The window
+  // ends there; a later lookup decides which, and both answers pass.
+  std::vector<NsOp> race = {Create(0, 7, true, 0, 10, 0), Unlink(0, true, 1, 11, 1),
+                            Create(0, 8, true, 2, 12, 2)};
+  std::vector<NsOp> saw7 = race, saw8 = race, saw_none = race, saw9 = race;
+  saw7.push_back(Lookup(0, 7, 20, 21));
+  saw8.push_back(Lookup(0, 8, 20, 21));
+  saw_none.push_back(Lookup(0, 0, 20, 21));
+  saw9.push_back(Lookup(0, 9, 20, 21));
+  LinearizabilityResult r = CheckNamespaceHistory(saw7, 1);
+  CHECK(r.linearizable);
+  CHECK(r.windows == 2);
+  CHECK(CheckNamespaceHistory(saw8, 1).linearizable);
+  // The only orders in which all three succeed are create 7, unlink,
+  // create 8 and create 8, unlink, create 7: never absent, never 9.
+  CHECK_FALSE(CheckNamespaceHistory(saw_none, 1).linearizable);
+  CHECK_FALSE(CheckNamespaceHistory(saw9, 1).linearizable);
+}
+
+TEST_CASE("linearizability: an unknown operation settles after `settle`", "[linearizability]") {
+  NsOp lost = Create(0, 7, false, 0, 0);
+  lost.unknown = true;
+  // Settled at 100: a window may close after it, and what follows sees
+  // either outcome, consistently.
+  std::vector<NsOp> h = {lost, Lookup(0, 0, 200, 201), Lookup(0, 0, 300, 301)};
+  LinearizabilityResult r = CheckNamespaceHistory(h, 1, 1'000'000, 100);
+  CHECK(r.linearizable);
+  CHECK(r.windows == 3);
+  h.push_back(Lookup(0, 7, 400, 401));
+  // Without a settle bound it could still land at 350 ...
+  CHECK(CheckNamespaceHistory(h, 1).linearizable);
+  // ... with one, it cannot appear after it was seen absent past 100.
+  CHECK_FALSE(CheckNamespaceHistory(h, 1, 1'000'000, 100).linearizable);
+}
+
+TEST_CASE("linearizability: a long history is checked window by window", "[linearizability]") {
+  // 30,000 operations of four clients on five names, each client's calls
+  // in turn, with gaps between bursts; then a read of an id never created.
+  std::mt19937_64 rng(11);
+  std::vector<NsOp> history;
+  std::vector<uint64_t> state(5, 0);
+  uint64_t next_id = 1;
+  int64_t t = 0;
+  for (int i = 0; i < 30'000; i++) {
+    const int name = static_cast<int>(rng() % 5), client = i % 4;
+    NsOp op;
+    if (rng() % 2) {
+      op = Create(name, next_id++, state[name] == 0, 0, 0, client);
+      if (op.ok) state[name] = op.id;
+    } else {
+      op = Lookup(name, state[name], 0, 0, client);
+    }
+    op.call = t;
+    op.ret = t + 5;
+    t += (i % 4 == 3) ? 20 : 1;  // four overlapping calls, then a gap
+    history.push_back(op);
+  }
+  LinearizabilityResult r = CheckNamespaceHistory(history, 5);
+  INFO(r.explanation << "; " << r.states_explored << " states");
+  CHECK(r.linearizable);
+  CHECK(r.windows == 7'500);
+  CHECK(r.largest_window == 4);
+  NsOp read = Lookup(0, 999'999, t + 100, t + 101);
+  history.push_back(read);
+  r = CheckNamespaceHistory(history, 5);
+  CHECK_FALSE(r.linearizable);
+  CHECK(r.longest_prefix == history.size() - 1);
+}
+
 }  // namespace
 }  // namespace dfs::testing
