@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -26,6 +27,8 @@ namespace {
 constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
 constexpr int kChainAttempts = 4;      // a chain of 3 loses at most 2 before it is empty
 constexpr int kStaleAttempts = 30;     // about 10 s of waiting for a chain to settle
+// How long a chunk server a read could not reach is asked last.
+constexpr std::chrono::seconds kSuspectFor{15};
 constexpr size_t kPiecesInFlight = 4;  // per open file
 
 pb::Timespec Now() {
@@ -335,6 +338,12 @@ class FileSystemImpl final : public FileSystem {
   // A sequential reader got up to `end`: keeps one readahead window in
   // flight ahead of it, in the background (REQUIRES: f->mu held).
   void ReadAheadFrom(struct OpenFile* f, uint64_t end);
+  // Chunk servers a read could not reach (no answer within chunk_timeout,
+  // connection refused) are asked last for kSuspectFor, or until one of
+  // them answers again: one unreachable server then costs one timeout,
+  // not one per read.
+  bool Suspect(uint64_t node_id);
+  void NoteReadOutcome(uint64_t node_id, const Status& s);
 
   const FileSystemOptions options_;
   MetaPool meta_;
@@ -364,6 +373,8 @@ class FileSystemImpl final : public FileSystem {
   std::unique_ptr<WatchClient> watch_;  // last: stopped before the rest goes
   std::atomic<uint64_t> chunk_reads_{0}, chunk_read_bytes_{0}, chunk_writes_{0}, chain_retries_{0},
       cache_hits_{0}, cache_misses_{0};
+  std::mutex suspects_mu_;
+  std::map<uint64_t, std::chrono::steady_clock::time_point> suspects_;  // node id → since
 };
 
 Status FileSystemImpl::Init() {
@@ -883,17 +894,21 @@ Result<std::optional<pb::ChunkLocation>> FileSystemImpl::ReadChunk(struct OpenFi
 
 Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& loc, uint64_t offset,
                                                       uint64_t length, bool* stale_seen) {
-  // Replicas in the mount's zone first, then the others in chain order.
-  // Never from a replica still joining: it may not hold the data yet.
+  // Replicas in the mount's zone first, then the others in chain order,
+  // and the ones a read could not reach lately after all of them. Never
+  // from a replica still joining: it may not hold the data yet.
   std::vector<const pb::ChunkReplica*> order;
   for (const auto& r : loc.replicas())
     if (r.zone() == options_.zone && !r.joining()) order.push_back(&r);
   for (const auto& r : loc.replicas())
     if (r.zone() != options_.zone && !r.joining()) order.push_back(&r);
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const pb::ChunkReplica* r) { return !Suspect(r->node_id()); });
   Status last = Status::Unavailable("chunk " + std::to_string(loc.chunk_id()) + " has no replicas");
   for (const pb::ChunkReplica* r : order) {
     chunk_reads_++;
     Result<std::string> got = chunks_->Read(*r, loc.chunk_id(), loc.version(), offset, length);
+    NoteReadOutcome(r->node_id(), got.status());
     if (got.ok()) {
       chunk_read_bytes_ += got->size();
       return got;
@@ -904,6 +919,28 @@ Result<std::string> FileSystemImpl::FetchFromReplicas(const pb::ChunkLocation& l
     DFS_LOG(WARN) << "read of chunk " << loc.chunk_id() << ": " << last << "; trying another";
   }
   return last;
+}
+
+bool FileSystemImpl::Suspect(uint64_t node_id) {
+  std::lock_guard lock(suspects_mu_);
+  auto it = suspects_.find(node_id);
+  if (it == suspects_.end()) return false;
+  if (std::chrono::steady_clock::now() - it->second < kSuspectFor) return true;
+  suspects_.erase(it);
+  return false;
+}
+
+void FileSystemImpl::NoteReadOutcome(uint64_t node_id, const Status& s) {
+  const ErrorCode code = s.code();
+  std::lock_guard lock(suspects_mu_);
+  if (code == ErrorCode::UNAVAILABLE || code == ErrorCode::TIMEOUT) {
+    if (suspects_.emplace(node_id, std::chrono::steady_clock::now()).second) {
+      DFS_LOG(WARN) << "chunk server " << node_id << " did not answer a read (" << s
+                    << "): asked last for " << kSuspectFor.count() << " s";
+    }
+  } else {
+    suspects_.erase(node_id);  // it answered, even if only with an error
+  }
 }
 
 Result<std::string> FileSystemImpl::ReadRange(struct OpenFile* f, uint64_t offset, uint64_t length,
