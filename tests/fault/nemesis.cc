@@ -421,9 +421,19 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // Out of the cgroup first: its packets stop matching at once (removing
   // the OUTPUT rule can take seconds while the server's sockets are busy).
   ctx_->log->Line("partition: healing " + s.Name());
+  auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - t)
+                              .count());
+  };
+  const auto heal_start = std::chrono::steady_clock::now();
   WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
+  ctx_->log->Line("partition: " + s.Name() + " out of its cgroup after " + ms_since(heal_start) +
+                  " ms");
+  const auto rules_start = std::chrono::steady_clock::now();
   bool healed = IptablesBatch("-D", rules);
-  ctx_->log->Line("partition: " + std::to_string(rules.size()) + " iptables rules removed");
+  ctx_->log->Line("partition: " + std::to_string(rules.size()) + " iptables rules removed in " +
+                  ms_since(rules_start) + " ms");
   fs::remove(root + "/" + group, ec);
   if (!healed) ctx_->Fail("partition: could not remove the iptables rules for " + s.Name());
   ctx_->log->Say("nemesis: healed the partition of " + s.Name());
