@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -25,8 +26,8 @@ namespace dfs::client {
 namespace {
 
 constexpr uint32_t kSetAttrSize = pb::SETATTR_SIZE;
-constexpr int kChainAttempts = 4;      // a chain of 3 loses at most 2 before it is empty
-constexpr int kStaleAttempts = 30;     // about 10 s of waiting for a chain to settle
+constexpr int kChainAttempts = 4;   // a chain of 3 loses at most 2 before it is empty
+constexpr int kStaleAttempts = 30;  // about 10 s of waiting for a chain to settle
 // How long a chunk server a read could not reach is asked last.
 constexpr std::chrono::seconds kSuspectFor{15};
 constexpr size_t kPiecesInFlight = 4;  // per open file
@@ -50,6 +51,10 @@ struct InodeState {
   std::mutex append_mu;  // an O_APPEND write picks its offset and grows the size under it
   std::atomic<uint64_t> size{0};
   std::atomic<int> writers{0};  // handles with uncommitted writes
+  // The newest attributes the meta service gave for the inode (guarded by
+  // FileSystemImpl::handles_mu_): what getattr answers once another mount
+  // removed the inode while it is open here.
+  pb::InodeAttr attr;
 
   void GrowTo(uint64_t end) {
     uint64_t cur = size.load();
@@ -162,8 +167,14 @@ class FileSystemImpl final : public FileSystem {
     return attr;
   }
   Result<pb::InodeAttr> GetAttr(const Caller& c, uint64_t inode) override {
-    ASSIGN_OR_RETURN(pb::InodeAttr attr, Meta(c)->GetAttr(inode));
-    OverlayOpenSize(&attr);
+    Result<pb::InodeAttr> attr = Meta(c)->GetAttr(inode);
+    if (!attr.ok()) {
+      if (attr.status().code() != ErrorCode::NOT_FOUND) return attr.status();
+      std::optional<pb::InodeAttr> open = OpenButRemoved(inode);
+      if (!open) return attr.status();
+      return *open;
+    }
+    OverlayOpenSize(&*attr);
     return attr;
   }
   Result<pb::InodeAttr> SetAttr(const Caller& c, pb::SetAttrRequest req) override;
@@ -287,7 +298,15 @@ class FileSystemImpl final : public FileSystem {
   // caches of it, then tell the kernel through the handler.
   void Invalidate(const pb::WatchEvent& event);
   // An open handle that wrote past the committed size shows its own size.
+  // Also keeps `attr` as the newest known attributes of an open inode.
   void OverlayOpenSize(pb::InodeAttr* attr);
+  // Another mount removed `inode`, which is open here: its last known
+  // attributes with no links, as a local file system answers fstat on an
+  // unlinked open file. Without it, the kernel's permission check right
+  // after a create (a GETATTR) fails when another mount unlinks the new
+  // file at once, and the open(O_CREAT) fails or, retried by the kernel on
+  // ESTALE, creates the file a second time. nullopt if it is not open here.
+  std::optional<pb::InodeAttr> OpenButRemoved(uint64_t inode);
 
   // Write path. REQUIRES: `lock` holds f->mu (waits release it).
   // Starts sending the buffer in pieces; errors land in f->deferred.
@@ -438,6 +457,7 @@ uint64_t FileSystemImpl::AddHandle(std::shared_ptr<struct OpenFile> f, const pb:
   } else if (state->writers == 0) {
     state->size = attr.size();  // nothing uncommitted here: the committed size is the size
   }
+  state->attr = attr;
   f->size = std::max<uint64_t>(f->size, state->size);
   auto [it, fresh] = seen_version_.try_emplace(attr.inode(), attr.data_version());
   *keep_cache = !fresh && it->second == attr.data_version();
@@ -454,7 +474,21 @@ void FileSystemImpl::OverlayOpenSize(pb::InodeAttr* attr) {
   auto it = inode_states_.find(attr->inode());
   if (it == inode_states_.end()) return;
   std::shared_ptr<InodeState> state = it->second.lock();
-  if (state && state->writers > 0 && state->size > attr->size()) attr->set_size(state->size);
+  if (!state) return;
+  if (state->writers > 0 && state->size > attr->size()) attr->set_size(state->size);
+  state->attr = *attr;
+}
+
+std::optional<pb::InodeAttr> FileSystemImpl::OpenButRemoved(uint64_t inode) {
+  std::lock_guard lock(handles_mu_);
+  auto it = inode_states_.find(inode);
+  if (it == inode_states_.end()) return std::nullopt;
+  std::shared_ptr<InodeState> state = it->second.lock();
+  if (!state) return std::nullopt;
+  pb::InodeAttr attr = state->attr;
+  attr.set_nlink(0);
+  attr.set_size(std::max<uint64_t>(attr.size(), state->size));
+  return attr;
 }
 
 void FileSystemImpl::FlushOtherWriters(struct OpenFile* f) {

@@ -5,6 +5,9 @@
 #include <rocksdb/snapshot.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+
 #include <filesystem>
 #include <utility>
 
@@ -25,6 +28,27 @@ namespace dfs::meta {
 namespace fs = std::filesystem;
 
 namespace {
+
+// A command for the trace log: the operation and its request without the
+// header (cluster id, caller, session), at most 300 characters.
+std::string CommandText(const pb::MetaCommand& cmd) {
+  pb::MetaCommand copy = cmd;
+  const google::protobuf::Reflection* reflection = copy.GetReflection();
+  const google::protobuf::OneofDescriptor* op = copy.GetDescriptor()->FindOneofByName("op");
+  std::string text;
+  if (op != nullptr) {
+    if (const google::protobuf::FieldDescriptor* field =
+            reflection->GetOneofFieldDescriptor(copy, op)) {
+      google::protobuf::Message* request = reflection->MutableMessage(&copy, field);
+      if (const google::protobuf::FieldDescriptor* header =
+              request->GetDescriptor()->FindFieldByName("header")) {
+        request->GetReflection()->ClearField(request, header);
+      }
+      text = field->name() + " { " + request->ShortDebugString() + " }";
+    }
+  }
+  return text.substr(0, 300);
+}
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::Ok();
@@ -319,7 +343,7 @@ std::string MetaStore::ApplyCommand(MetaTxn& txn, rocksdb::WriteBatchWithIndex& 
   }
   std::string bytes = Serialized(reply);
   DFS_LOG(TRACE) << "session " << cmd.session_id() << " sequence " << cmd.sequence() << ": "
-                 << cmd.ShortDebugString().substr(0, 200) << " -> "
+                 << CommandText(cmd) << " -> "
                  << (result.ok() ? std::string("OK") : result.status().ToString());
 
   if (deduplicated && !IsRetryable(result.status().code())) {
