@@ -25,6 +25,14 @@ constexpr int kNames = 5;  // k0..k4
 // held.
 constexpr std::chrono::seconds kSettle{120};
 
+NsOp NewOp(NsOp::Kind kind, int client, int name) {
+  NsOp op;
+  op.kind = kind;
+  op.client = client;
+  op.name = name;
+  return op;
+}
+
 std::string ErrnoText(int err) {
   return std::string(strerrordesc_np(err)) + " (" + std::to_string(err) + ")";
 }
@@ -76,10 +84,7 @@ void History::Outcome(NsOp* op, int err, int expected_err, const std::string& wh
 }
 
 void History::Create(int client, int name) {
-  NsOp op;
-  op.kind = NsOp::Kind::kCreate;
-  op.client = client;
-  op.name = name;
+  NsOp op = NewOp(NsOp::Kind::kCreate, client, name);
   const std::string path = Path(client, name);
   op.call = Now();
   int fd = open(path.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -100,10 +105,7 @@ void History::Create(int client, int name) {
 }
 
 void History::Unlink(int client, int name) {
-  NsOp op;
-  op.kind = NsOp::Kind::kUnlink;
-  op.client = client;
-  op.name = name;
+  NsOp op = NewOp(NsOp::Kind::kUnlink, client, name);
   const std::string path = Path(client, name);
   op.call = Now();
   int rc = unlink(path.c_str());
@@ -113,10 +115,7 @@ void History::Unlink(int client, int name) {
 }
 
 void History::Rename(int client, int name, int to) {
-  NsOp op;
-  op.kind = NsOp::Kind::kRename;
-  op.client = client;
-  op.name = name;
+  NsOp op = NewOp(NsOp::Kind::kRename, client, name);
   op.to = to;
   op.noreplace = true;
   const std::string from = Path(client, name), target = Path(client, to);
@@ -131,10 +130,7 @@ void History::Rename(int client, int name, int to) {
 }
 
 void History::Lookup(int client, int name) {
-  NsOp op;
-  op.kind = NsOp::Kind::kLookup;
-  op.client = client;
-  op.name = name;
+  NsOp op = NewOp(NsOp::Kind::kLookup, client, name);
   const std::string path = Path(client, name);
   struct stat st {};
   op.call = Now();
