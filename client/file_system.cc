@@ -175,6 +175,7 @@ class FileSystemImpl final : public FileSystem {
       return *open;
     }
     OverlayOpenSize(&*attr);
+    RememberAttr(*attr);
     return attr;
   }
   Result<pb::InodeAttr> SetAttr(const Caller& c, pb::SetAttrRequest req) override;
@@ -298,8 +299,10 @@ class FileSystemImpl final : public FileSystem {
   // caches of it, then tell the kernel through the handler.
   void Invalidate(const pb::WatchEvent& event);
   // An open handle that wrote past the committed size shows its own size.
-  // Also keeps `attr` as the newest known attributes of an open inode.
   void OverlayOpenSize(pb::InodeAttr* attr);
+  // Keeps a getattr's answer as the newest known attributes of an inode
+  // open here (for OpenButRemoved).
+  void RememberAttr(const pb::InodeAttr& attr);
   // Another mount removed `inode`, which is open here: its last known
   // attributes with no links, as a local file system answers fstat on an
   // unlinked open file. Without it, the kernel's permission check right
@@ -474,9 +477,14 @@ void FileSystemImpl::OverlayOpenSize(pb::InodeAttr* attr) {
   auto it = inode_states_.find(attr->inode());
   if (it == inode_states_.end()) return;
   std::shared_ptr<InodeState> state = it->second.lock();
-  if (!state) return;
-  if (state->writers > 0 && state->size > attr->size()) attr->set_size(state->size);
-  state->attr = *attr;
+  if (state && state->writers > 0 && state->size > attr->size()) attr->set_size(state->size);
+}
+
+void FileSystemImpl::RememberAttr(const pb::InodeAttr& attr) {
+  std::lock_guard lock(handles_mu_);
+  auto it = inode_states_.find(attr.inode());
+  if (it == inode_states_.end()) return;
+  if (std::shared_ptr<InodeState> state = it->second.lock()) state->attr = attr;
 }
 
 std::optional<pb::InodeAttr> FileSystemImpl::OpenButRemoved(uint64_t inode) {
@@ -487,7 +495,7 @@ std::optional<pb::InodeAttr> FileSystemImpl::OpenButRemoved(uint64_t inode) {
   if (!state) return std::nullopt;
   pb::InodeAttr attr = state->attr;
   attr.set_nlink(0);
-  attr.set_size(std::max<uint64_t>(attr.size(), state->size));
+  if (state->writers > 0) attr.set_size(std::max<uint64_t>(attr.size(), state->size));
   return attr;
 }
 
@@ -968,10 +976,9 @@ void FileSystemImpl::NoteReadOutcome(uint64_t node_id, const Status& s) {
   const ErrorCode code = s.code();
   std::lock_guard lock(suspects_mu_);
   if (code == ErrorCode::UNAVAILABLE || code == ErrorCode::TIMEOUT) {
-    if (suspects_.emplace(node_id, std::chrono::steady_clock::now()).second) {
-      DFS_LOG(WARN) << "chunk server " << node_id << " did not answer a read (" << s
-                    << "): asked last for " << kSuspectFor.count() << " s";
-    }
+    auto [it, fresh] = suspects_.insert_or_assign(node_id, std::chrono::steady_clock::now());
+    DFS_LOG_IF(WARN, fresh) << "chunk server " << node_id << " did not answer a read (" << s
+                            << "): asked last for " << kSuspectFor.count() << " s";
   } else {
     suspects_.erase(node_id);  // it answered, even if only with an error
   }

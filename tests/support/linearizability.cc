@@ -15,6 +15,9 @@ using State = std::vector<uint64_t>;  // per name: file id, 0 = absent
 
 // Past this many possible states between two windows the check gives up.
 constexpr size_t kMaxCarriedStates = 100'000;
+// The file an unknown create made, when the client never learned its id:
+// any lookup may see it.
+constexpr uint64_t kAnyId = ~uint64_t{0};
 
 // Applies `op` to `s`; returns whether the model lets it succeed (a failed
 // operation changes nothing).
@@ -23,7 +26,7 @@ bool Apply(const NsOp& op, State* s, uint64_t* seen) {
   switch (op.kind) {
     case NsOp::Kind::kCreate:
       if (st[op.name] != 0) return false;
-      st[op.name] = op.id;
+      st[op.name] = op.id != 0 ? op.id : kAnyId;
       return true;
     case NsOp::Kind::kUnlink:
       if (st[op.name] == 0) return false;
@@ -47,7 +50,7 @@ bool Apply(const NsOp& op, State* s, uint64_t* seen) {
 // Whether `op`'s recorded outcome is what the model answers from `before`.
 bool Matches(const NsOp& op, bool model_ok, uint64_t seen) {
   if (model_ok != op.ok) return false;
-  if (op.kind == NsOp::Kind::kLookup && op.ok) return seen == op.id;
+  if (op.kind == NsOp::Kind::kLookup && op.ok) return seen == op.id || seen == kAnyId;
   return true;
 }
 
@@ -139,17 +142,20 @@ class Search {
 };
 
 // Where each window begins: an operation called after every earlier one
-// returned (or, unknown, settled).
+// returned or, unknown, settled (`settle` after it returned: a call that
+// failed may still take effect while a retry it started is on its way).
+// REQUIRES: `ops` in call order, with their recorded return times.
 std::vector<size_t> WindowStarts(const std::vector<NsOp>& ops, int64_t settle) {
   std::vector<size_t> starts;
   int64_t open_until = std::numeric_limits<int64_t>::min();
   for (size_t i = 0; i < ops.size(); i++) {
     if (i == 0 || ops[i].call > open_until) starts.push_back(i);
-    int64_t until = ops[i].ret;
+    const int64_t ret = std::max(ops[i].ret, ops[i].call);
+    int64_t until = ret;
     if (ops[i].unknown) {
-      until = settle > std::numeric_limits<int64_t>::max() - ops[i].call
+      until = settle > std::numeric_limits<int64_t>::max() - ret
                   ? std::numeric_limits<int64_t>::max()
-                  : ops[i].call + settle;
+                  : ret + settle;
     }
     open_until = std::max(open_until, until);
   }
@@ -162,15 +168,17 @@ std::vector<size_t> WindowStarts(const std::vector<NsOp>& ops, int64_t settle) {
 LinearizabilityResult CheckNamespaceHistory(const std::vector<NsOp>& history, int names,
                                             uint64_t max_states, int64_t settle) {
   std::vector<NsOp> ops = history;
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const NsOp& a, const NsOp& b) { return a.call < b.call; });
+  const std::vector<size_t> starts = WindowStarts(ops, settle);
+  // Within its window an unknown operation may take effect at any point
+  // after its call.
   for (NsOp& op : ops) {
     if (op.unknown) op.ret = std::numeric_limits<int64_t>::max();
   }
-  std::stable_sort(ops.begin(), ops.end(),
-                   [](const NsOp& a, const NsOp& b) { return a.call < b.call; });
   LinearizabilityResult r;
   uint64_t budget = max_states;
   std::set<State> states = {State(names, 0)};
-  const std::vector<size_t> starts = WindowStarts(ops, settle);
   for (size_t w = 0; w + 1 < starts.size(); w++) {
     const size_t begin = starts[w], end = starts[w + 1];
     Search search(std::vector<NsOp>(ops.begin() + begin, ops.begin() + end), &budget);

@@ -22,8 +22,8 @@
 // operations) are checked window by window: a window ends where no
 // operation is in flight, and what carries over to the next window is the
 // set of every state some linearization of the history so far ends in.
-// An unknown operation is in flight until `settle` after its call: by then
-// it has taken effect or never will (a client's retries have given up and
+// An unknown operation is in flight until `settle` after it returned: by
+// then it has taken effect or never will (a client's retries have given up and
 // a new leader has committed or dropped what an old one held). With the
 // default, an unknown operation keeps its window open to the end.
 #pragma once
@@ -41,14 +41,16 @@ struct NsOp {
   int name = 0;            // index into the key space
   int to = 0;              // rename: the new name
   bool noreplace = false;  // rename: RENAME_NOREPLACE (fails if `to` exists)
-  uint64_t id = 0;         // create: the new file's id; lookup: the id seen (0: absent)
+  // create: the new file's id (0: unknown, a create whose client never
+  // learned it; any lookup may see it); lookup: the id seen (0: absent)
+  uint64_t id = 0;
   // The outcome: true = succeeded, false = failed with the error the model
   // gives (EEXIST for create, ENOENT for unlink/rename/lookup of absent,
   // EEXIST for a RENAME_NOREPLACE onto a present name).
   bool ok = false;
   bool unknown = false;  // the client never learned the outcome
   int64_t call = 0;      // when it was called
-  int64_t ret = 0;       // when it returned (unknown: ignored, +infinity)
+  int64_t ret = 0;       // when it returned (unknown: it may take effect later)
   int client = 0;        // for messages only
 };
 

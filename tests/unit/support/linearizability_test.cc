@@ -184,6 +184,23 @@ TEST_CASE("linearizability: an unknown operation settles after `settle`", "[line
   CHECK_FALSE(CheckNamespaceHistory(h, 1, 1'000'000, 100).linearizable);
 }
 
+TEST_CASE("linearizability: an unknown create without an id; settle counts from the return",
+          "[linearizability]") {
+  // The client never learned the new file's id: a later lookup may see
+  // whatever id, once.
+  NsOp lost = Create(0, 0, false, 0, 10);
+  lost.unknown = true;
+  CHECK(CheckNamespaceHistory({lost, Lookup(0, 42, 20, 21)}, 1).linearizable);
+  CHECK(CheckNamespaceHistory({lost, Lookup(0, 0, 20, 21)}, 1).linearizable);
+  // A call that returned late (at 150, its call at 0) may still land until
+  // 150 + settle: seen absent at 200, present at 300 is fine with settle 100.
+  NsOp late = Create(0, 7, false, 0, 150);
+  late.unknown = true;
+  CHECK(CheckNamespaceHistory({late, Lookup(0, 0, 200, 201), Lookup(0, 7, 240, 241)}, 1, 1'000'000,
+                              100)
+            .linearizable);
+}
+
 TEST_CASE("linearizability: a long history is checked window by window", "[linearizability]") {
   // 30,000 operations of four clients on five names, each client's calls
   // in turn, with gaps between bursts; then a read of an id never created.
