@@ -129,6 +129,14 @@ Peer PeerOf(const grpc::ServerContextBase& ctx) {
   return peer;
 }
 
+Status Allow(const Peer& peer, CallKind kind) {
+  if (kind == CallKind::kNode ? !peer.node() : !peer.client())
+    return Status::Unauthenticated("the caller's certificate holds no role for this call");
+  if (kind == CallKind::kWrite && peer.read_only)
+    return Status::ReadOnly("this mount's certificate is read-only");
+  return Status::Ok();
+}
+
 grpc::Status PermissionDenied() {
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the caller's certificate holds no role for this call");

@@ -87,6 +87,13 @@ struct Peer {
 // The caller of a call being served.
 Peer PeerOf(const grpc::ServerContextBase& ctx);
 
+// What a call of the Meta or Chunk service does, for the caller's role
+// (docs/security.md): reads any client may make, writes all but a
+// read-only mount, node calls only nodes.
+enum class CallKind { kRead, kWrite, kNode };
+// OK if `peer` may make a call of `kind`; UNAUTHENTICATED or READ_ONLY.
+Status Allow(const Peer& peer, CallKind kind);
+
 // The gRPC answer (PERMISSION_DENIED) to a caller whose role does not
 // allow the call, for services that answer errors with a gRPC status.
 grpc::Status PermissionDenied();

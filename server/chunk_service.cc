@@ -70,11 +70,7 @@ void ChunkServiceImpl::SetIdentity(uint64_t node_id, const std::string& cluster_
 
 Status ChunkServiceImpl::CheckCaller(const grpc::ServerContext& ctx, const pb::RpcHeader& header,
                                      CallKind kind) const {
-  const tls::Peer peer = tls::PeerOf(ctx);
-  if (kind == CallKind::kNode ? !peer.node() : !peer.client())
-    return Status::Unauthenticated("the caller's certificate holds no role for this call");
-  if (kind == CallKind::kWrite && peer.read_only)
-    return Status::ReadOnly("this mount's certificate is read-only");
+  RETURN_IF_ERROR(tls::Allow(tls::PeerOf(ctx), kind));
   std::lock_guard lock(mu_);
   if (node_id_ == 0) return Status::Unavailable("chunk server not registered yet");
   if (header.cluster_id() != cluster_id_) {

@@ -21,6 +21,7 @@
 
 #include "client/chunk_stub_pool.h"
 #include "proto/chunk.grpc.pb.h"
+#include "proto/tls.h"
 #include "server/chunk_locks.h"
 #include "server/chunk_request_checks.h"
 #include "server/chunk_store.h"
@@ -86,7 +87,7 @@ class ChunkServiceImpl final : public pb::ChunkService::Service {
   // What a call does, for the caller's certificate role (docs/security.md):
   // reads any client may make, writes (and the version moves a writer makes
   // after a chain failure) all but read-only mounts, the rest only nodes.
-  enum class CallKind { kRead, kWrite, kNode };
+  using CallKind = tls::CallKind;
   // The caller's role allows `kind`, this server is registered, and the
   // header names its cluster.
   Status CheckCaller(const grpc::ServerContext& ctx, const pb::RpcHeader& header,

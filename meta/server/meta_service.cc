@@ -22,8 +22,7 @@ namespace {
 
 // Who a call acts as: the ids the mount forwarded, with uid and gid 0 of a
 // root-squashed mount made nobody (its groups then count for nothing).
-Credentials Creds(const grpc::ServerContextBase& ctx, const pb::RpcHeader& h) {
-  const tls::Peer peer = tls::PeerOf(ctx);
+Credentials Creds(const tls::Peer& peer, const pb::RpcHeader& h) {
   Credentials creds{tls::EffectiveUid(peer, h.uid()), tls::EffectiveGid(peer, h.gid()),
                     std::vector<uint32_t>(h.groups().begin(), h.groups().end())};
   if (creds.uid != h.uid()) creds.groups.clear();
@@ -43,13 +42,9 @@ MetaServiceImpl::MetaServiceImpl(MetaServiceOptions options, raft::RaftNode* nod
       rng_(std::random_device()()),
       readers_(options.reader_threads) {}
 
-Status MetaServiceImpl::CheckCaller(const grpc::ServerContextBase& ctx, const pb::RpcHeader& header,
+Status MetaServiceImpl::CheckCaller(const tls::Peer& peer, const pb::RpcHeader& header,
                                     CallKind kind) const {
-  const tls::Peer peer = tls::PeerOf(ctx);
-  if (kind == CallKind::kNode ? !peer.node() : !peer.client())
-    return Status::Unauthenticated("the caller's certificate holds no role for this call");
-  if (kind == CallKind::kWrite && peer.read_only)
-    return Status::ReadOnly("this mount's certificate is read-only");
+  RETURN_IF_ERROR(tls::Allow(peer, kind));
   if (!header.cluster_id().empty() && store_->formatted() &&
       header.cluster_id() != store_->cluster_id()) {
     return Status::ClusterMismatch("this is cluster " + store_->cluster_id() + ", not " +
@@ -100,14 +95,15 @@ template <class Reply, class Fill, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::Mutate(grpc::CallbackServerContext* ctx,
                                                   const pb::RpcHeader& header, Reply* reply,
                                                   Fill fill, Out out) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kWrite); !s.ok())
+  const tls::Peer peer = tls::PeerOf(*ctx);
+  if (Status s = CheckCaller(peer, header, CallKind::kWrite); !s.ok())
     return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   pb::MetaCommand cmd;
   cmd.set_session_id(header.session_id());
   cmd.set_sequence(header.sequence());
   cmd.set_now_ns(WallNanos());
-  const Credentials caller = Creds(*ctx, header);
+  const Credentials caller = Creds(peer, header);
   cmd.set_uid(caller.uid);
   cmd.set_gid(caller.gid);
   cmd.mutable_groups()->Add(caller.groups.begin(), caller.groups.end());
@@ -168,13 +164,15 @@ template <class Reply, class ReadFn>
 grpc::ServerUnaryReactor* MetaServiceImpl::Read(grpc::CallbackServerContext* ctx,
                                                 const pb::RpcHeader& header, Reply* reply,
                                                 ReadCost cost, ReadFn read) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok())
+  const tls::Peer peer = tls::PeerOf(*ctx);
+  if (Status s = CheckCaller(peer, header, CallKind::kRead); !s.ok())
     return FinishNow(ctx, reply, s);
+  const Credentials caller = Creds(peer, header);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
-  node_->ReadBarrier([this, reactor, reply, read, cost, start](Status s) {
-    auto run = [this, reactor, reply, read, s, start]() mutable {
-      if (s.ok()) s = read(reply);
+  node_->ReadBarrier([this, reactor, reply, read, cost, start, caller](Status s) {
+    auto run = [this, reactor, reply, read, s, start, caller]() mutable {
+      if (s.ok()) s = read(reply, caller);
       if (!s.ok()) FillError(s, reply->mutable_error());
       reads_.Add(start, !s.ok());
       reactor->Finish(grpc::Status::OK);
@@ -197,27 +195,26 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Lookup(grpc::CallbackServerContext* c
                                                   const pb::LookupRequest* req,
                                                   pb::AttrReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
-        ASSIGN_OR_RETURN(*r->mutable_attr(),
-                         store_->Lookup(Creds(*ctx, req->header()), req->parent(), req->name()));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::AttrReply* r, const Credentials& caller) -> Status {
+                ASSIGN_OR_RETURN(*r->mutable_attr(),
+                                 store_->Lookup(caller, req->parent(), req->name()));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetAttr(grpc::CallbackServerContext* ctx,
                                                    const pb::GetAttrRequest* req,
                                                    pb::AttrReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::AttrReply* r) -> Status {
-        ASSIGN_OR_RETURN(
-            *r->mutable_attr(),
-            req->access_mask() != 0
-                ? store_->CheckedAttr(Creds(*ctx, req->header()), req->inode(), req->access_mask())
-                : store_->GetAttr(req->inode()));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::AttrReply* r, const Credentials& caller) -> Status {
+                ASSIGN_OR_RETURN(*r->mutable_attr(),
+                                 req->access_mask() != 0
+                                     ? store_->CheckedAttr(caller, req->inode(), req->access_mask())
+                                     : store_->GetAttr(req->inode()));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext* ctx,
@@ -225,7 +222,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReadLink(grpc::CallbackServerContext*
                                                     pb::ReadLinkReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
   return Read(ctx, req->header(), reply, ReadCost::kPoint,
-              [this, req](pb::ReadLinkReply* r) -> Status {
+              [this, req](pb::ReadLinkReply* r, const Credentials&) -> Status {
                 ASSIGN_OR_RETURN(*r->mutable_target(), store_->ReadLink(req->inode()));
                 return Status::Ok();
               });
@@ -235,88 +232,91 @@ grpc::ServerUnaryReactor* MetaServiceImpl::ReadDir(grpc::CallbackServerContext* 
                                                    const pb::ReadDirRequest* req,
                                                    pb::ReadDirReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::ReadDirReply* r) -> Status {
-        uint32_t max = req->max_entries() == 0 ? kDefaultReadDirEntries
-                                               : std::min(req->max_entries(), kMaxReadDirEntries);
-        ASSIGN_OR_RETURN(
-            *r, store_->ReadDir(Creds(*ctx, req->header()), req->inode(), req->cookie(), max));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kScan,
+              [this, req](pb::ReadDirReply* r, const Credentials& caller) -> Status {
+                uint32_t max = req->max_entries() == 0
+                                   ? kDefaultReadDirEntries
+                                   : std::min(req->max_entries(), kMaxReadDirEntries);
+                ASSIGN_OR_RETURN(*r, store_->ReadDir(caller, req->inode(), req->cookie(), max));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::StatFs(grpc::CallbackServerContext* ctx,
                                                   const pb::StatFsRequest* req,
                                                   pb::StatFsReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kScan, [this](pb::StatFsReply* r) -> Status {
-    // Capacity is the leader's soft state (heartbeats): a follower has none.
-    raft::RaftNodeStatus st = node_->GetStatus();
-    if (st.role != raft::StateRole::kLeader) return Status::NotLeader(st.leader_address);
-    uint64_t capacity = 0, free = 0;
-    registry_->Totals(&capacity, &free);
-    // The trash is not the users' (docs/meta.md, "Trash"): its files' bytes,
-    // every replica of them, count as free (they are reclaimable), and its
-    // files not as inodes.
-    ASSIGN_OR_RETURN(ops::TrashTotals trash, store_->TrashUsage());
-    const uint64_t reclaimable = trash.bytes * options_.replication;
-    free += std::min(reclaimable, capacity - std::min(free, capacity));
-    const uint64_t inodes = store_->InodeCount();
-    r->set_total_bytes(capacity);
-    r->set_free_bytes(free);
-    r->set_inodes(inodes - std::min(inodes, trash.entries));
-    r->set_cluster_id(store_->cluster_id());
-    r->set_chunk_size(store_->chunk_size());
-    return Status::Ok();
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kScan,
+              [this](pb::StatFsReply* r, const Credentials&) -> Status {
+                // Capacity is the leader's soft state (heartbeats): a follower has none.
+                raft::RaftNodeStatus st = node_->GetStatus();
+                if (st.role != raft::StateRole::kLeader)
+                  return Status::NotLeader(st.leader_address);
+                uint64_t capacity = 0, free = 0;
+                registry_->Totals(&capacity, &free);
+                // The trash is not the users' (docs/meta.md, "Trash"): its files' bytes,
+                // every replica of them, count as free (they are reclaimable), and its
+                // files not as inodes.
+                ASSIGN_OR_RETURN(ops::TrashTotals trash, store_->TrashUsage());
+                const uint64_t reclaimable = trash.bytes * options_.replication;
+                free += std::min(reclaimable, capacity - std::min(free, capacity));
+                const uint64_t inodes = store_->InodeCount();
+                r->set_total_bytes(capacity);
+                r->set_free_bytes(free);
+                r->set_inodes(inodes - std::min(inodes, trash.entries));
+                r->set_cluster_id(store_->cluster_id());
+                r->set_chunk_size(store_->chunk_size());
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::Access(grpc::CallbackServerContext* ctx,
                                                   const pb::AccessRequest* req,
                                                   pb::EmptyReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::EmptyReply*) {
-    return store_->Access(Creds(*ctx, req->header()), req->inode(), req->mask());
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::EmptyReply*, const Credentials& caller) {
+                return store_->Access(caller, req->inode(), req->mask());
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetXattr(grpc::CallbackServerContext* ctx,
                                                     const pb::XattrRequest* req,
                                                     pb::XattrReply* reply) {
   if (Status s = CheckGetXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kPoint, [this, ctx, req](pb::XattrReply* r) -> Status {
-        ASSIGN_OR_RETURN(*r->mutable_value(),
-                         store_->GetXattr(Creds(*ctx, req->header()), req->inode(), req->name()));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::XattrReply* r, const Credentials& caller) -> Status {
+                ASSIGN_OR_RETURN(*r->mutable_value(),
+                                 store_->GetXattr(caller, req->inode(), req->name()));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::ListXattr(grpc::CallbackServerContext* ctx,
                                                      const pb::XattrRequest* req,
                                                      pb::XattrReply* reply) {
   if (Status s = CheckListXattrRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kScan, [this, ctx, req](pb::XattrReply* r) -> Status {
-        ASSIGN_OR_RETURN(auto names, store_->ListXattr(Creds(*ctx, req->header()), req->inode()));
-        for (auto& n : names)
-          r->add_names(std::move(n));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kScan,
+              [this, req](pb::XattrReply* r, const Credentials& caller) -> Status {
+                ASSIGN_OR_RETURN(auto names, store_->ListXattr(caller, req->inode()));
+                for (auto& n : names)
+                  r->add_names(std::move(n));
+                return Status::Ok();
+              });
 }
 
 grpc::ServerUnaryReactor* MetaServiceImpl::GetChunks(grpc::CallbackServerContext* ctx,
                                                      const pb::GetChunksRequest* req,
                                                      pb::GetChunksReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(
-      ctx, req->header(), reply, ReadCost::kScan, [this, req](pb::GetChunksReply* r) -> Status {
-        // count 0: to the end (docs/meta.md), a page at a time.
-        uint64_t count =
-            req->count() == 0 ? kMaxChunksPerCall : std::min(req->count(), kMaxChunksPerCall);
-        ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
-        return Status::Ok();
-      });
+  return Read(ctx, req->header(), reply, ReadCost::kScan,
+              [this, req](pb::GetChunksReply* r, const Credentials&) -> Status {
+                // count 0: to the end (docs/meta.md), a page at a time.
+                uint64_t count = req->count() == 0 ? kMaxChunksPerCall
+                                                   : std::min(req->count(), kMaxChunksPerCall);
+                ASSIGN_OR_RETURN(*r, store_->GetChunks(req->inode(), req->first_index(), count));
+                return Status::Ok();
+              });
 }
 
 // --------------------------------------------------------------- mutations
@@ -470,7 +470,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::RegisterNode(grpc::CallbackServerCont
                                                         const pb::RegisterNodeRequest* req,
                                                         pb::RegisterNodeReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  if (Status s = CheckCaller(*ctx, req->header(), CallKind::kNode); !s.ok())
+  if (Status s = CheckCaller(tls::PeerOf(*ctx), req->header(), CallKind::kNode); !s.ok())
     return FinishNow(ctx, reply, s);
   return Mutate(
       ctx, req->header(), reply, [req](pb::MetaCommand* c) { *c->mutable_register_node() = *req; },
@@ -497,7 +497,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext
   auto* reactor = ctx->DefaultReactor();
   raft::RaftNodeStatus st = node_->GetStatus();
   Result<pb::NodeRecord> record = Status::NotLeader(st.leader_address);
-  if (Status s = CheckCaller(*ctx, req->header(), CallKind::kNode); !s.ok()) {
+  if (Status s = CheckCaller(tls::PeerOf(*ctx), req->header(), CallKind::kNode); !s.ok()) {
     record = s;
   } else if (st.role == raft::StateRole::kLeader) {
     record = store_->Node(req->node_id());
@@ -534,7 +534,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::Heartbeat(grpc::CallbackServerContext
 grpc::ServerWriteReactor<pb::WatchEvent>* MetaServiceImpl::Watch(grpc::CallbackServerContext* ctx,
                                                                  const pb::WatchRequest* req) {
   raft::RaftNodeStatus st = node_->GetStatus();
-  Status s = CheckCaller(*ctx, req->header(), CallKind::kRead);
+  Status s = CheckCaller(tls::PeerOf(*ctx), req->header(), CallKind::kRead);
   if (s.ok()) s = CheckRequest(*req);
   if (s.ok() && st.role != raft::StateRole::kLeader) s = Status::NotLeader(st.leader_address);
   if (s.ok() && !store_->formatted()) s = Status::Unavailable("the cluster is not formatted yet");
@@ -628,7 +628,8 @@ class LockCall : public std::enable_shared_from_this<LockCall> {
   }
 
   grpc::ServerUnaryReactor* Start() {
-    if (Status s = service_->CheckCaller(*ctx_, req_->header(), MetaServiceImpl::CallKind::kRead);
+    if (Status s = service_->CheckCaller(tls::PeerOf(*ctx_), req_->header(),
+                                         MetaServiceImpl::CallKind::kRead);
         !s.ok()) {
       Finish(s);
     } else {
@@ -698,22 +699,23 @@ grpc::ServerUnaryReactor* MetaServiceImpl::GetLock(grpc::CallbackServerContext* 
                                                    const pb::LockRequest* req,
                                                    pb::LockReply* reply) {
   if (Status s = CheckRequest(*req); !s.ok()) return FinishNow(ctx, reply, s);
-  return Read(ctx, req->header(), reply, ReadCost::kPoint, [this, req](pb::LockReply* r) -> Status {
-    ASSIGN_OR_RETURN(std::optional<pb::LockRange> conflict,
-                     store_->TestLock(req->inode(), req->lock()));
-    if (conflict) {
-      r->set_found(true);
-      *r->mutable_conflict() = *conflict;
-    }
-    return Status::Ok();
-  });
+  return Read(ctx, req->header(), reply, ReadCost::kPoint,
+              [this, req](pb::LockReply* r, const Credentials&) -> Status {
+                ASSIGN_OR_RETURN(std::optional<pb::LockRange> conflict,
+                                 store_->TestLock(req->inode(), req->lock()));
+                if (conflict) {
+                  r->set_found(true);
+                  *r->mutable_conflict() = *conflict;
+                }
+                return Status::Ok();
+              });
 }
 
 template <class Reply, class Out>
 grpc::ServerUnaryReactor* MetaServiceImpl::LockMutation(grpc::CallbackServerContext* ctx,
                                                         const pb::RpcHeader& header, Reply* reply,
                                                         pb::MetaCommand cmd, Out out) {
-  if (Status s = CheckCaller(*ctx, header, CallKind::kRead); !s.ok())
+  if (Status s = CheckCaller(tls::PeerOf(*ctx), header, CallKind::kRead); !s.ok())
     return FinishNow(ctx, reply, s);
   auto* reactor = ctx->DefaultReactor();
   const auto start = std::chrono::steady_clock::now();
@@ -755,7 +757,7 @@ grpc::ServerUnaryReactor* MetaServiceImpl::LockSession(grpc::CallbackServerConte
   if (req->lock_session() != 0) {
     // A renewal: a read of the session's state, then the leader's lease.
     return Read(ctx, req->header(), reply, ReadCost::kPoint,
-                [this, req, lease_ms](pb::LockSessionReply* r) -> Status {
+                [this, req, lease_ms](pb::LockSessionReply* r, const Credentials&) -> Status {
                   // Leases are the leader's soft state: a follower may serve
                   // reads, but a renewal there would renew nothing.
                   raft::RaftNodeStatus st = node_->GetStatus();

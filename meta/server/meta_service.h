@@ -29,6 +29,7 @@
 #include "meta/server/node_registry.h"
 #include "meta/server/watch_hub.h"
 #include "proto/meta.grpc.pb.h"
+#include "proto/tls.h"
 
 namespace dfs::meta {
 
@@ -147,10 +148,9 @@ class MetaServiceImpl final : public pb::MetaService::CallbackService {
   // What a call does, for the caller's certificate role (docs/security.md):
   // reads (and locks) any client may make, writes all but a read-only
   // mount, node calls only chunk servers.
-  enum class CallKind { kRead, kWrite, kNode };
+  using CallKind = tls::CallKind;
   // The caller's role allows `kind`, and the header names this cluster.
-  Status CheckCaller(const grpc::ServerContextBase& ctx, const pb::RpcHeader& header,
-                     CallKind kind) const;
+  Status CheckCaller(const tls::Peer& peer, const pb::RpcHeader& header, CallKind kind) const;
   // Counts one answered call that took since `start`.
   struct Counter {
     std::atomic<uint64_t> calls{0}, errors{0}, micros{0};

@@ -422,9 +422,9 @@ void Nemesis::Partition(const std::atomic<bool>& stop) {
   // the OUTPUT rule can take seconds while the server's sockets are busy).
   ctx_->log->Line("partition: healing " + s.Name());
   auto ms_since = [](std::chrono::steady_clock::time_point t) {
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - t)
-                              .count());
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+            .count());
   };
   const auto heal_start = std::chrono::steady_clock::now();
   WriteFile(root + "/cgroup.procs", std::to_string(pid));  // fails if it died: nothing to move
